@@ -1,0 +1,14 @@
+"""Estimator configuration section (``estimator:`` in the run YAML)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    kind: Literal["ls", "lmmse", "lmmse-mismatched", "cgan", "perfect"] = "ls"
+    equalizer: Literal["zf", "mmse"] = "mmse"
+    assumed_profile: str = "epa"          # statistics LMMSE assumes when mismatched
+    assumed_snr_db: float = 15.0
+    checkpoint: str | None = None         # CGAN checkpoint; None = the shipped one

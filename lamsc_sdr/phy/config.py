@@ -1,0 +1,60 @@
+"""Frame configuration section (``frame:`` in the run YAML)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .grid import ResourceGrid
+from .pilots import PilotPattern
+
+
+@dataclass(frozen=True)
+class PilotConfig:
+    kind: Literal["block", "comb", "scattered"] = "scattered"
+    time_spacing: int = 1
+    freq_spacing: int = 6
+    shift: int = 3
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class FrameConfig:
+    """OFDM frame: numerology, pilots, header and payload options."""
+
+    fft_size: int = 64
+    cp_len: int = 16
+    n_symbols: int = 8            # OFDM symbols per slot (the CGE's grid height)
+    guard_left: int = 6
+    guard_right: int = 5
+    dc_null: bool = True
+    sample_rate: float = 1e6
+    pilots: PilotConfig = field(default_factory=PilotConfig)
+    max_slots: int = 16           # slots per frame at most; longer payloads are segmented
+    gap_samples: int = 400        # zeros between bursts (real radios need spacing)
+    payload_modulation: Literal["analog", "bpsk", "qpsk", "16qam", "64qam"] = "analog"
+    payload_code_rate: Literal["1/2", "2/3", "3/4", "1"] = "1/2"
+    detection_threshold: float = 0.5
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        self.grid  # noqa: B018 -- builds and validates the grid
+        self.pilot_pattern  # noqa: B018
+        from ..errors import ConfigError
+        if self.max_slots < 1:
+            raise ConfigError(f"frame.max_slots: must be >= 1, got {self.max_slots}")
+        if self.gap_samples < 0:
+            raise ConfigError(f"frame.gap_samples: must be >= 0, got {self.gap_samples}")
+        if not 0 < self.detection_threshold < 1:
+            raise ConfigError(f"frame.detection_threshold: must be in (0, 1), got {self.detection_threshold}")
+
+    @property
+    def grid(self) -> ResourceGrid:
+        return ResourceGrid(self.fft_size, self.cp_len, self.n_symbols, self.guard_left,
+                            self.guard_right, self.dc_null, self.sample_rate)
+
+    @property
+    def pilot_pattern(self) -> PilotPattern:
+        p = self.pilots
+        return PilotPattern(self.grid, p.kind, p.time_spacing, p.freq_spacing, p.shift, p.offset)
