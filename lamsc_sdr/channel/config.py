@@ -1,13 +1,23 @@
 """Channel configuration section (``channel:`` in the run YAML)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
 class ChannelConfig:
     """A simulated channel. ``model`` is ``awgn``, ``rayleigh``, ``rician`` or a TDL profile name
-    (``tdl-a``..``tdl-e``, ``epa``, ``eva``, ``etu``, ``ped-a``, ``ped-b``, ``veh-a``, ``veh-b``, ``lammsc``)."""
+    (``tdl-a``..``tdl-e``, ``epa``, ``eva``, ``etu``, ``ped-a``, ``ped-b``, ``veh-a``, ``veh-b``, ``lammsc``).
+
+    ``snr_db`` is Es/N0 per resource element (``.inf`` in YAML: no noise). ``phase_noise_dbc`` is
+    the SSB phase noise in dBc/Hz at ``phase_noise_offset_hz`` from the carrier; it sets the
+    linewidth of a Wiener phase process (``beta = pi f^2 10^(L/10)``). ``iq_imbalance_db`` /
+    ``iq_phase_deg``: amplitude and phase error of the Q branch. ``dc_offset`` (amplitude) at
+    ``dc_phase_deg``: LO leakage added at the receiver.
+    """
 
     model: str = "lammsc"
     snr_db: float = 15.0
@@ -21,3 +31,31 @@ class ChannelConfig:
     iq_imbalance_db: float = 0.0
     iq_phase_deg: float = 0.0
     dc_offset: float = 0.0
+    phase_noise_offset_hz: float = 100e3   # offset at which phase_noise_dbc is specified
+    dc_phase_deg: float = 0.0
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        from .profiles import PROFILE_NAMES, canonical_name
+        if canonical_name(self.model) not in PROFILE_NAMES:
+            raise ConfigError(f"channel.model: unknown channel profile {self.model!r}; known profiles: "
+                              f"{', '.join(PROFILE_NAMES)}")
+        if math.isnan(self.snr_db) or self.snr_db == -math.inf:
+            raise ConfigError(f"channel.snr_db: must be a number or +inf, got {self.snr_db}")
+        if not self.doppler_hz >= 0:
+            raise ConfigError(f"channel.doppler_hz: must be >= 0, got {self.doppler_hz}")
+        if not self.delay_spread_ns > 0:
+            raise ConfigError(f"channel.delay_spread_ns: must be > 0, got {self.delay_spread_ns}")
+        if self.timing_offset < 0:
+            raise ConfigError(f"channel.timing_offset: must be >= 0 samples, got {self.timing_offset}")
+        if not 0 <= self.fractional_delay < 1:
+            raise ConfigError(f"channel.fractional_delay: must be in [0, 1), got {self.fractional_delay}")
+        if not self.phase_noise_offset_hz > 0:
+            raise ConfigError(f"channel.phase_noise_offset_hz: must be > 0, got {self.phase_noise_offset_hz}")
+        for name in ("k_factor_db", "cfo_hz", "iq_imbalance_db", "iq_phase_deg", "dc_offset", "dc_phase_deg"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"channel.{name}: must be finite, got {getattr(self, name)}")
+        if self.phase_noise_dbc is not None and not math.isfinite(self.phase_noise_dbc):
+            raise ConfigError(f"channel.phase_noise_dbc: must be finite or null, got {self.phase_noise_dbc}")

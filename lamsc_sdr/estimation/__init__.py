@@ -1,1 +1,59 @@
+"""Channel estimation: one interface (:class:`ChannelEstimator`), LS, LMMSE, the perfect oracle and
+the CGAN estimator, plus the per-resource-element equalizers.
 
+Use from a receiver::
+
+    est = make_estimator(cfg.estimator, cfg.frame, profile=cfg.channel.model,
+                         doppler_hz=cfg.channel.doppler_hz)
+    h_hat, err_var = est(y_grid, cfg.frame.pilot_pattern, noise_var)     # (..., T, F)
+    x_hat, nv_eff = equalize(y_grid, h_hat, err_var, noise_var, kind=cfg.estimator.equalizer)
+"""
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ..phy.config import FrameConfig
+from .base import ChannelEstimator, check_grid
+from .classical import LMMSEEstimator, LSEstimator, PerfectEstimator, interpolation_matrix
+from .config import EstimatorConfig
+from .equalize import equalize
+
+KINDS = ("ls", "lmmse", "lmmse-mismatched", "perfect", "cgan")
+
+
+def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None = None, *,
+                   doppler_hz: float = 0.0, delay_spread_ns: float = 100.0) -> ChannelEstimator:
+    """Build the estimator ``cfg.kind`` for ``frame``.
+
+    - ``ls``: LS + linear interpolation.
+    - ``lmmse``: genie LMMSE with the statistics of the true channel ``profile`` (and
+      ``doppler_hz``, ``delay_spread_ns``) and the true noise variance of each call. With
+      ``profile=None`` (e.g. over the air) it falls back to ``cfg.assumed_profile``.
+    - ``lmmse-mismatched``: LMMSE with ``cfg.assumed_profile``, ``cfg.assumed_doppler_hz`` and a
+      fixed noise variance from ``cfg.assumed_snr_db``.
+    - ``perfect``: oracle; give it the truth with ``set_truth(h)`` or ``truth=`` before each call.
+    - ``cgan``: the conditional-GAN estimator from ``cfg.checkpoint`` (None: the shipped one);
+      raises :class:`CheckpointMismatchError` if it was trained for another grid/pilot pattern.
+    """
+    from . import stats
+    grid = frame.grid
+    if cfg.kind == "ls":
+        return LSEstimator()
+    if cfg.kind == "lmmse":
+        prof = profile or cfg.assumed_profile
+        return LMMSEEstimator(stats.time_correlation(doppler_hz, grid),
+                              stats.frequency_correlation(prof, grid, delay_spread_ns), None,
+                              name="lmmse")
+    if cfg.kind == "lmmse-mismatched":
+        return LMMSEEstimator(stats.time_correlation(cfg.assumed_doppler_hz, grid),
+                              stats.frequency_correlation(cfg.assumed_profile, grid),
+                              10 ** (-cfg.assumed_snr_db / 10), name="lmmse-mismatched")
+    if cfg.kind == "perfect":
+        return PerfectEstimator()
+    if cfg.kind == "cgan":
+        from .cgan import CGANEstimator
+        return CGANEstimator.from_checkpoint(cfg.checkpoint, frame)
+    raise ConfigError(f"estimator.kind: {cfg.kind!r} is not one of {list(KINDS)}")
+
+
+__all__ = ["ChannelEstimator", "EstimatorConfig", "LMMSEEstimator", "LSEstimator", "PerfectEstimator",
+           "KINDS", "check_grid", "equalize", "interpolation_matrix", "make_estimator"]

@@ -9,6 +9,7 @@ from typing import Literal
 class EstimatorConfig:
     kind: Literal["ls", "lmmse", "lmmse-mismatched", "cgan", "perfect"] = "ls"
     equalizer: Literal["zf", "mmse"] = "mmse"
-    assumed_profile: str = "epa"          # statistics LMMSE assumes when mismatched
-    assumed_snr_db: float = 15.0
+    assumed_profile: str = "epa"          # statistics LMMSE assumes when mismatched (or "exp:RMS_NS")
+    assumed_snr_db: float = 15.0          # noise level the mismatched LMMSE assumes
+    assumed_doppler_hz: float = 0.0       # Doppler the mismatched LMMSE assumes
     checkpoint: str | None = None         # CGAN checkpoint; None = the shipped one

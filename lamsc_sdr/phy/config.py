@@ -33,7 +33,12 @@ class FrameConfig:
     gap_samples: int = 400        # zeros between bursts (real radios need spacing)
     payload_modulation: Literal["analog", "bpsk", "qpsk", "16qam", "64qam"] = "analog"
     payload_code_rate: Literal["1/2", "2/3", "3/4", "1"] = "1/2"
-    detection_threshold: float = 0.5
+    # Schmidl-Cox metric |P| / mean energy (about snr/(1+snr) per sample on the STF, ~1/sqrt(2N)
+    # on noise); 0.3 detects reliably down to ~0 dB Es/N0 and the LTF check removes the rest.
+    detection_threshold: float = 0.3
+    sync_threshold: float = 0.15          # normalized LTF cross-correlation needed to accept a detection
+    max_cfo_subcarriers: float = 4.0      # |CFO| searched, in subcarrier spacings (62.5 kHz at 1 Msps/64)
+    timing_backoff: int = 4               # FFT windows start this early into the CP (at most cp_len // 2)
 
     def __post_init__(self):
         self.validate()
@@ -48,6 +53,13 @@ class FrameConfig:
             raise ConfigError(f"frame.gap_samples: must be >= 0, got {self.gap_samples}")
         if not 0 < self.detection_threshold < 1:
             raise ConfigError(f"frame.detection_threshold: must be in (0, 1), got {self.detection_threshold}")
+        if not 0 < self.sync_threshold < 1:
+            raise ConfigError(f"frame.sync_threshold: must be in (0, 1), got {self.sync_threshold}")
+        if not 0 <= self.max_cfo_subcarriers <= self.fft_size / 4:
+            raise ConfigError(f"frame.max_cfo_subcarriers: must be in [0, fft_size/4 = {self.fft_size / 4}], "
+                              f"got {self.max_cfo_subcarriers}")
+        if self.timing_backoff < 0:
+            raise ConfigError(f"frame.timing_backoff: must be >= 0, got {self.timing_backoff}")
 
     @property
     def grid(self) -> ResourceGrid:

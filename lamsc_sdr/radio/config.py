@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ConfigError
+
+BACKENDS = ("sim", "gnuradio", "pluto", "gnuradio-pluto", "replay", "sigmf-file")
+
 
 @dataclass(frozen=True)
 class RadioConfig:
@@ -15,3 +19,20 @@ class RadioConfig:
     gain_control_mode: str = "manual"
     buffer_size: int = 65536
     calibration: str | None = None       # path to calibration/<device>.yaml
+    rx_uri: str | None = None            # second Pluto receiving (two-device link in one process)
+    tx_backoff_db: float = 12.0          # Pluto: TX RMS this far below the +-2^14 DAC peak (OFDM PAPR)
+    tx_cyclic: bool = True               # Pluto: repeat the TX waveform until replaced or closed
+    loopback: int = 0                    # Pluto AD9361 loopback: 0 off, 1 digital, 2 RF
+    clock_ppm: float = 0.0               # gnuradio: TX/RX sample-clock offset (timing drift)
+    rx_chunk: int = 16384                # samples per rx() call when streaming into the receiver
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"radio.backend: {self.backend!r} is not one of {list(BACKENDS)}")
+        if self.gain_control_mode not in ("manual", "slow_attack", "fast_attack", "hybrid"):
+            raise ConfigError(f"radio.gain_control_mode: {self.gain_control_mode!r} is not one of "
+                              "manual, slow_attack, fast_attack, hybrid")
+        if self.buffer_size < 1 or self.rx_chunk < 1:
+            raise ConfigError("radio.buffer_size/rx_chunk: must be >= 1")
+        if self.loopback not in (0, 1, 2):
+            raise ConfigError(f"radio.loopback: must be 0, 1 or 2, got {self.loopback}")

@@ -1,0 +1,102 @@
+"""``lamsc eval lkb``, ``lamsc kb extract|recover|prepare``: the personalized knowledge base."""
+from __future__ import annotations
+
+import json
+import logging
+
+from .common import add_config_args, add_json_arg, run_config
+
+log = logging.getLogger(__name__)
+
+
+def _kb(args):
+    from ..kb.knowledge import KnowledgeBase
+    cfg = run_config(args)
+    over = {}
+    if getattr(args, "backend", None):
+        over["llm"] = args.backend
+    if getattr(args, "profiles", None):
+        over["profiles"] = args.profiles
+    if over:
+        cfg = cfg.replace(kb=over)
+    return cfg, KnowledgeBase.from_config(cfg.kb)
+
+
+def _eval(args) -> int:
+    import time
+
+    from ..kb.evaluate import evaluate, load_cases
+    from ..provenance import write_json
+    t0 = time.perf_counter()
+    cfg, kb = _kb(args)
+    load_s = time.perf_counter() - t0
+    cases = load_cases(args.cases, kb.base)
+    out = evaluate(kb, cases)
+    out.update(backend=cfg.kb.llm, model=repr(kb.chat) if kb.chat else "rules", model_load_s=round(load_s, 3),
+               cases_file=args.cases)
+    for r in out["results"]:
+        mark = "ok  " if r["correct"] else "FAIL"
+        log.info("%s %-28s %.2fs | %s | %s %s", mark, r["case"], r["latency_s"], r["sender_text"],
+                 r["receiver_text"], "; ".join(r["failures"]))
+    print(json.dumps({k: v for k, v in out.items() if k != "results"}, indent=2))
+    if args.json:
+        write_json(args.json, out, cfg)
+    return 0
+
+
+def _extract(args) -> int:
+    cfg, kb = _kb(args)
+    text = kb.extract(args.description, args.sender or cfg.kb.sender, args.receiver or cfg.kb.receiver,
+                      args.intent if args.intent is not None else cfg.kb.intent)
+    print(text)
+    log.debug("trace: %s", kb.last)
+    return 0
+
+
+def _recover(args) -> int:
+    cfg, kb = _kb(args)
+    print(kb.recover(args.text, args.sender or cfg.kb.sender, args.receiver or cfg.kb.receiver))
+    log.debug("trace: %s", kb.last)
+    return 0
+
+
+def _prepare(args) -> int:
+    from ..kb import offline
+    path = offline.prepare_ct2() if args.runtime == "ct2" else offline.prepare_hf()
+    print(path)
+    return 0
+
+
+def _common(p, backend_default=None) -> None:
+    p.add_argument("--backend", default=backend_default,
+                   help="offline | rules | transformers:PATH[#file.gguf] | openai:MODEL (default: kb.llm of the config)")
+    p.add_argument("--profiles", help="prompt base YAML/CSV (default: kb.profiles or the shipped example)")
+    add_config_args(p)
+
+
+def register(groups) -> None:
+    e = groups["eval"].add_parser("lkb", help="personalization accuracy and latency of the knowledge base")
+    e.add_argument("--cases", required=True, help="cases YAML (see lamsc_sdr/kb/evaluate.py)")
+    _common(e)
+    add_json_arg(e)
+    e.set_defaults(func=_eval)
+
+    p = groups["top"].add_parser("kb", help="personalized knowledge base: extract / recover / prepare")
+    sub = p.add_subparsers(dest="what", metavar="WHAT")
+    x = sub.add_parser("extract", help="sender side: description -> personalized semantics")
+    x.add_argument("description")
+    x.add_argument("--sender")
+    x.add_argument("--receiver")
+    x.add_argument("--intent")
+    _common(x)
+    x.set_defaults(func=_extract)
+    r = sub.add_parser("recover", help="receiver side: received semantics -> receiver's text")
+    r.add_argument("text")
+    r.add_argument("--sender")
+    r.add_argument("--receiver")
+    _common(r)
+    r.set_defaults(func=_recover)
+    q = sub.add_parser("prepare", help="assemble (sha256-checked) and convert the offline LLM into the cache")
+    q.add_argument("--runtime", choices=["ct2", "transformers"], default="ct2")
+    q.set_defaults(func=_prepare)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])

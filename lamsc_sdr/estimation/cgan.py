@@ -1,0 +1,239 @@
+"""CGE: the conditional-GAN channel estimator of LAM-MSC (generator, discriminator, estimator).
+
+Complex data are images with real and imaginary parts stacked as *channels* (``torch.stack`` on a
+new channel axis; never a reshape that interleaves them).
+
+Generator input, per slot (C_in = 6, T, F), built by :func:`make_inputs`:
+    0-1  LS-interpolated pilots / s        (real, imag)
+    2-3  received grid / s                 (real, imag)
+    4    pilot mask                        (0/1)
+    5    log10(N0 / s^2) / 3               (constant plane: the noise level the net adapts to)
+with ``s = sqrt(mean |h_ls|^2 over the pilots)`` per slot, so the network is blind to the absolute
+gain (a capture's receive gain) and sees channels of about unit power. The output is multiplied
+back by ``s``. The generator predicts a correction added to the LS interpolation (residual).
+
+Architecture (paper: three down-sampling conv blocks, two up-sampling deconv blocks, an output
+layer, LeakyReLU), U-Net skips; the 8 x 52 grid is zero-padded to a multiple of 8 (8 x 56)::
+
+    (6, 8, 56) -conv s2-> (w, 4, 28) -conv s2-> (2w, 2, 14) -conv s2-> (4w, 1, 7)
+    -deconv s2-> (2w, 2, 14) ++skip -deconv s2-> (w, 4, 28) ++skip -output deconv s2-> (2, 8, 56)
+
+Discriminator: four conv layers with ReLU on (condition, channel) = (6 + 2, T, F), the last one
+giving a patch of logits; trained with BCE-with-logits (the only sigmoid is inside the loss).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointMismatchError, ConfigError, ShapeError
+from ..phy.config import FrameConfig
+from ..phy.pilots import PilotPattern
+from .base import ChannelEstimator
+from .classical import LSEstimator
+
+N_IN = 6
+CHECKPOINT_FORMAT = "lamsc-cge-1"
+DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "cge_default.pt"
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def build_models(width: int = 32, slope: float = 0.2):
+    """Generator and discriminator modules (torch is imported here, not at module import)."""
+    torch = _torch()
+    nn = torch.nn
+
+    class Generator(nn.Module):
+        """x: (B, 6, T, F) float32 -> (B, 2, T, F) float32 (channel correction, normalised)."""
+
+        def __init__(self):
+            super().__init__()
+            w = width
+            act = lambda: nn.LeakyReLU(slope)  # noqa: E731
+            self.d1 = nn.Sequential(nn.Conv2d(N_IN, w, 3, 2, 1), act())
+            self.d2 = nn.Sequential(nn.Conv2d(w, 2 * w, 3, 2, 1), nn.BatchNorm2d(2 * w), act())
+            self.d3 = nn.Sequential(nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.BatchNorm2d(4 * w), act())
+            self.u1 = nn.Sequential(nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), act())
+            self.u2 = nn.Sequential(nn.ConvTranspose2d(4 * w, w, 4, 2, 1), nn.BatchNorm2d(w), act())
+            self.out = nn.ConvTranspose2d(2 * w, 2, 4, 2, 1)
+
+        def forward(self, x):
+            t, f = x.shape[-2:]
+            tp, fp = -t % 8, -f % 8
+            xp = nn.functional.pad(x, (0, fp, 0, tp))        # (B, 6, T', F') multiples of 8
+            a = self.d1(xp)                                   # (B, w, T'/2, F'/2)
+            b = self.d2(a)                                    # (B, 2w, T'/4, F'/4)
+            c = self.d3(b)                                    # (B, 4w, T'/8, F'/8)
+            u = self.u1(c)                                    # (B, 2w, T'/4, F'/4)
+            u = self.u2(torch.cat([u, b], 1))                 # (B, w, T'/2, F'/2)
+            o = self.out(torch.cat([u, a], 1))                # (B, 2, T', F')
+            return o[..., :t, :f]
+
+    class Discriminator(nn.Module):
+        """(cond (B, 6, T, F), h (B, 2, T, F)) -> logits (B, 1, T/4, F/4) (no sigmoid)."""
+
+        def __init__(self):
+            super().__init__()
+            w = width
+            self.net = nn.Sequential(
+                nn.Conv2d(N_IN + 2, w, 3, 1, 1), nn.ReLU(),
+                nn.Conv2d(w, 2 * w, 3, 2, 1), nn.ReLU(),
+                nn.Conv2d(2 * w, 2 * w, 3, 2, 1), nn.ReLU(),
+                nn.Conv2d(2 * w, 1, 3, 1, 1))
+
+        def forward(self, cond, h):
+            return self.net(torch.cat([cond, h], 1))
+
+    return Generator(), Discriminator()
+
+
+def complex_to_channels(z):
+    """(..., T, F) complex -> (..., 2, T, F) real: real and imaginary parts as channels."""
+    torch = _torch()
+    if isinstance(z, np.ndarray):
+        return np.stack([z.real, z.imag], axis=-3).astype(np.float32)
+    return torch.stack([z.real, z.imag], dim=-3)
+
+
+def channels_to_complex(x):
+    """(..., 2, T, F) real -> (..., T, F) complex."""
+    if isinstance(x, np.ndarray):
+        return (x[..., 0, :, :] + 1j * x[..., 1, :, :]).astype(np.complex64)
+    return _torch().complex(x[..., 0, :, :], x[..., 1, :, :])
+
+
+def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, ls: LSEstimator | None = None):
+    """Generator inputs and scales.
+
+    Input: y (B, T, F) complex64; noise_var float or (B,).
+    Output: x (B, 6, T, F) float32, h_ls (B, T, F) complex64 (LS-interpolated, unnormalised),
+    s (B,) float32 (per-slot scale)."""
+    ls = ls or LSEstimator()
+    b = y.shape[0]
+    h_ls, _ = ls(y, pilots, noise_var)
+    t, f = pilots.pilot_index
+    p_pow = np.mean(np.abs(h_ls[:, t, f]) ** 2, axis=1)                    # (B,)
+    s = np.sqrt(np.maximum(p_pow, 1e-12)).astype(np.float32)
+    nv = np.broadcast_to(np.asarray(noise_var, np.float64), (b,))
+    lvl = np.log10(np.maximum(nv / s.astype(np.float64) ** 2, 1e-6)) / 3.0
+    x = np.empty((b, N_IN, *pilots.grid.shape), np.float32)
+    x[:, 0:2] = complex_to_channels(h_ls / s[:, None, None])
+    x[:, 2:4] = complex_to_channels(y / s[:, None, None])
+    x[:, 4] = pilots.mask
+    x[:, 5] = lvl[:, None, None]
+    return x, h_ls, s
+
+
+def pilot_signature(pilots: PilotPattern) -> dict:
+    """What a checkpoint must match: grid numerology and the pilot pattern."""
+    g = pilots.grid
+    return {"fft_size": g.fft_size, "cp_len": g.cp_len, "n_symbols": g.n_symbols, "guard_left": g.guard_left,
+            "guard_right": g.guard_right, "dc_null": g.dc_null, "kind": pilots.kind,
+            "time_spacing": pilots.time_spacing, "freq_spacing": pilots.freq_spacing, "shift": pilots.shift,
+            "offset": pilots.offset}
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a CGE checkpoint safely (``weights_only=True``); clear errors for missing/corrupt files."""
+    torch = _torch()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"estimator.checkpoint: CGE checkpoint not found: {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle/zip errors of a corrupt or foreign file
+        raise CheckpointMismatchError(f"{path}: not a readable CGE checkpoint ({type(err).__name__}: {err})") from err
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointMismatchError(f"{path}: not a CGE checkpoint (format {CHECKPOINT_FORMAT!r} expected)")
+    return ck
+
+
+def check_signature(ck: dict, pilots: PilotPattern, where: str) -> None:
+    want = pilot_signature(pilots)
+    have = ck.get("signature", {})
+    diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
+    if diff:
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs frame {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointMismatchError(f"{where}: CGE checkpoint was trained for another frame layout ({detail}); "
+                                      "retrain with `lamsc train cge` for this frame")
+
+
+class CGANEstimator(ChannelEstimator):
+    """The CGAN generator as a channel estimator (batched, CPU).
+
+    Input:  y (..., T, F) complex64, pilots (must match the checkpoint's), noise_var float or (...,).
+    Output: h_hat (..., T, F) complex64; err_var (..., T, F) float32: the validation NMSE of the
+    checkpoint at the nearest SNR (interpolated in dB) times the slot's channel power estimate.
+    """
+
+    name = "cgan"
+
+    def __init__(self, checkpoint: dict, pilots: PilotPattern, where: str = "<memory>", batch: int = 256):
+        torch = _torch()
+        check_signature(checkpoint, pilots, where)
+        self.pilots = pilots
+        self.checkpoint = checkpoint
+        self.gen, _ = build_models(**checkpoint.get("model", {}))
+        try:
+            self.gen.load_state_dict(checkpoint["generator"])
+        except (KeyError, RuntimeError) as err:
+            raise CheckpointMismatchError(f"{where}: generator weights do not fit the model ({err})") from err
+        self.gen.eval()
+        self._ls = LSEstimator()
+        val = checkpoint.get("validation", {})
+        self._snr = np.asarray(val.get("snr_db", [0.0, 30.0]), float)
+        self._nmse = np.asarray(val.get("nmse", [1.0, 1e-3]), float)
+        self.batch = batch
+        self._torch = torch
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None, frame: FrameConfig) -> "CGANEstimator":
+        path = Path(path) if path else DEFAULT_CHECKPOINT
+        return cls(load_checkpoint(path), frame.pilot_pattern, where=str(path))
+
+    def estimate(self, y, pilots, noise_var):
+        if pilots != self.pilots:
+            check_signature(self.checkpoint, pilots, "cgan")
+        torch = self._torch
+        lead = y.shape[:-2]
+        yb = y.reshape(-1, *pilots.grid.shape)
+        nv = np.broadcast_to(np.asarray(noise_var, np.float64), lead).reshape(-1)
+        out = np.empty(yb.shape, np.complex64)
+        scales = np.empty(yb.shape[0], np.float32)
+        with torch.inference_mode():
+            for i in range(0, yb.shape[0], self.batch):
+                x, h_ls, s = make_inputs(yb[i:i + self.batch], pilots, nv[i:i + self.batch], self._ls)
+                corr = self.gen(torch.from_numpy(x)).numpy()            # (b, 2, T, F)
+                out[i:i + self.batch] = h_ls + channels_to_complex(corr) * s[:, None, None]
+                scales[i:i + self.batch] = s
+        # error variance: validation NMSE at this SNR x channel power (s^2 - N0 estimates it)
+        snr = 10 * np.log10(np.maximum(scales.astype(float) ** 2 - nv, 1e-12) / np.maximum(nv, 1e-12))
+        nmse = 10 ** np.interp(snr, self._snr, np.log10(np.maximum(self._nmse, 1e-12)))
+        ev = (nmse * np.maximum(scales.astype(float) ** 2 - nv, 0.0))[:, None, None]
+        ev = np.broadcast_to(ev, yb.shape).astype(np.float32)
+        return out.reshape(y.shape), ev.reshape(y.shape)
+
+
+def nmse_by_snr(pred: np.ndarray, true: np.ndarray, snr_db: np.ndarray, bins) -> list[float]:
+    """NMSE per SNR bin. pred/true (B, T, F) complex, snr_db (B,). Output: one value per bin."""
+    out = []
+    for s in bins:
+        m = np.isclose(snr_db, s)
+        if not m.any():
+            raise ShapeError(f"no validation slots at {s} dB")
+        out.append(float(np.sum(np.abs(pred[m] - true[m]) ** 2) / np.sum(np.abs(true[m]) ** 2)))
+    return out
+
+
+def param_count(module) -> int:
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def db(x: float) -> float:
+    return 10 * math.log10(max(x, 1e-30))

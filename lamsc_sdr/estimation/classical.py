@@ -1,0 +1,212 @@
+"""Classical estimators: LS + linear interpolation, LMMSE (genie or mismatched), perfect oracle.
+
+All are batched over any leading dimensions and fully vectorised (one matrix product per batch).
+
+Signal model at the pilots: ``y_p = h_p p + n``, ``n ~ CN(0, N0)``, so the LS estimate
+``h_ls = y_p / p`` has error variance ``N0 / |p|^2`` (the pilot sequence is unit-modulus, so N0).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError, ShapeError
+from ..phy.pilots import PilotPattern
+from .base import ChannelEstimator, check_grid
+
+
+def _interp_weights(x_known: np.ndarray, x_all: np.ndarray) -> np.ndarray:
+    """Linear-interpolation weights with constant extrapolation beyond the end points
+    (``np.interp`` semantics). Output: (len(x_all), len(x_known)) float64; rows sum to 1."""
+    w = np.zeros((x_all.size, x_known.size))
+    for j in range(x_known.size):
+        e = np.zeros(x_known.size)
+        e[j] = 1.0
+        w[:, j] = np.interp(x_all, x_known, e)
+    return w
+
+
+def interpolation_matrix(pilots: PilotPattern) -> np.ndarray:
+    """The linear operator of "LS at the pilots, then linear interpolation in frequency (per
+    pilot-bearing OFDM symbol), then linear interpolation in time (per subcarrier)".
+
+    Output: A (n_symbols * n_used, n_pilots) float64 with ``vec(H_hat) = A @ h_ls`` (grid flattened
+    row-major, pilots in ``pilots.pilot_index`` order). Edges are held constant, never extrapolated."""
+    t_idx, f_idx = pilots.pilot_index
+    n_sym, n_used = pilots.grid.shape
+    rows = np.unique(t_idx)
+    f_all = np.arange(n_used, dtype=float)
+    freq = np.zeros((rows.size, n_used, t_idx.size))              # (S, F, P)
+    for r, t in enumerate(rows):
+        sel = np.nonzero(t_idx == t)[0]
+        freq[r][:, sel] = _interp_weights(f_idx[sel].astype(float), f_all)
+    wt = _interp_weights(rows.astype(float), np.arange(n_sym, dtype=float))   # (T, S)
+    a = np.einsum("ts,sfp->tfp", wt, freq)
+    return a.reshape(n_sym * n_used, t_idx.size)
+
+
+def _lead_noise(noise_var: np.ndarray, lead: tuple[int, ...]) -> np.ndarray:
+    """Broadcast a scalar or per-grid noise variance to the leading shape. Output: lead float64."""
+    try:
+        return np.broadcast_to(np.asarray(noise_var, np.float64), lead)
+    except ValueError as err:
+        raise ShapeError(f"noise_var of shape {np.shape(noise_var)} does not broadcast to the "
+                         f"grids' leading shape {lead}") from err
+
+
+def ls_at_pilots(y: np.ndarray, pilots: PilotPattern) -> np.ndarray:
+    """LS estimates at the pilots. y: (..., T, F) complex -> (..., n_pilots) complex64."""
+    t, f = pilots.pilot_index
+    return (y[..., t, f] / pilots.values[t, f]).astype(np.complex64)
+
+
+class _PatternCache:
+    """Per-pilot-pattern precomputation (estimators are built for one frame, but stay correct
+    if handed another pattern)."""
+
+    def __init__(self, build):
+        self._build = build
+        self._cache: dict = {}
+
+    def get(self, pilots: PilotPattern):
+        key = (pilots.grid, pilots.kind, pilots.time_spacing, pilots.freq_spacing, pilots.shift, pilots.offset)
+        if key not in self._cache:
+            if len(self._cache) > 8:
+                self._cache.clear()
+            self._cache[key] = self._build(pilots)
+        return self._cache[key]
+
+
+class LSEstimator(ChannelEstimator):
+    """LS at the pilots + 2-D linear interpolation (frequency, then time).
+
+    Input:  y (..., T, F) complex64, pilots, noise_var float or (...,).
+    Output: h_hat (..., T, F) complex64; err_var (..., T, F) float32 = the noise part of the
+    error, ``N0 * sum_j A_ij^2 / |p_j|^2`` (exactly ``N0/|p|^2`` at the pilots). The interpolation
+    (model) error is not included: LS knows no channel statistics.
+    """
+
+    name = "ls"
+
+    def __init__(self):
+        self._cache = _PatternCache(self._prepare)
+
+    @staticmethod
+    def _prepare(pilots: PilotPattern):
+        a = interpolation_matrix(pilots)
+        t, f = pilots.pilot_index
+        inv_p2 = 1.0 / np.abs(pilots.values[t, f]).astype(np.float64) ** 2
+        gain = (a ** 2) @ inv_p2                                  # (T*F,) noise gain per RE
+        return a.T.astype(np.float32).copy(), gain.reshape(pilots.grid.shape).astype(np.float32)
+
+    def estimate(self, y, pilots, noise_var):
+        at, gain = self._cache.get(pilots)
+        lead = y.shape[:-2]
+        hp = ls_at_pilots(y, pilots).reshape(-1, at.shape[0])    # (B, P)
+        h = (hp.real @ at + 1j * (hp.imag @ at)).astype(np.complex64)
+        h = h.reshape(*lead, *pilots.grid.shape)
+        nv = _lead_noise(noise_var, lead)
+        err = (nv[..., None, None] * gain).astype(np.float32)
+        return h, err
+
+
+class LMMSEEstimator(ChannelEstimator):
+    """LMMSE from the LS pilot estimates with slot covariance ``R = kron(R_t, R_f)``.
+
+    ``W = R_hp (R_pp + N0 D)^-1`` with ``D = diag(1/|p|^2)``, computed for any per-grid N0 at once
+    through the eigendecomposition of the whitened pilot covariance ``S = D^-1/2 R_pp D^-1/2 =
+    U diag(lam) U^H``: ``h_hat = B diag(1/(lam + N0)) U^H D^-1/2 h_ls`` with ``B = R_hp D^-1/2 U``.
+
+    ``assumed_noise_var=None`` (genie): W uses the N0 handed to each call and the error variance is
+    ``diag(R - W R_ph) = R_ii - sum_k |B_ik|^2 / (lam_k + N0)``.
+    ``assumed_noise_var=s`` (mismatched): W uses ``s`` whatever the true N0; the reported error
+    variance is the exact MSE of that fixed W under the *assumed* covariance and the *true* N0:
+    ``R_ii - sum_k |B_ik|^2 (2 g_k - g_k^2 (lam_k + N0))``, ``g_k = 1/(lam_k + s)``.
+
+    Input:  y (..., T, F) complex64, pilots, noise_var float or (...,).
+    Output: h_hat (..., T, F) complex64, err_var (..., T, F) float32.
+    """
+
+    def __init__(self, r_t: np.ndarray, r_f: np.ndarray, assumed_noise_var: float | None = None,
+                 name: str = "lmmse"):
+        r_t = np.asarray(r_t, np.complex128)
+        r_f = np.asarray(r_f, np.complex128)
+        if r_t.ndim != 2 or r_t.shape[0] != r_t.shape[1] or r_f.ndim != 2 or r_f.shape[0] != r_f.shape[1]:
+            raise ShapeError(f"R_t and R_f must be square, got {r_t.shape} and {r_f.shape}")
+        if assumed_noise_var is not None and not assumed_noise_var > 0:
+            raise ConfigError(f"assumed noise variance must be > 0, got {assumed_noise_var}")
+        self.r_t, self.r_f = r_t, r_f
+        self.assumed_noise_var = assumed_noise_var
+        self.name = name
+        self._cache = _PatternCache(self._prepare)
+
+    def _prepare(self, pilots: PilotPattern):
+        shape = pilots.grid.shape
+        if self.r_t.shape[0] != shape[0] or self.r_f.shape[0] != shape[1]:
+            raise ShapeError(f"{self.name}: statistics are for a {self.r_t.shape[0]} x {self.r_f.shape[0]} "
+                             f"grid, the pilot pattern's grid is {shape[0]} x {shape[1]}")
+        r = np.kron(self.r_t, self.r_f)                             # (N, N)
+        t, f = pilots.pilot_index
+        pidx = t * shape[1] + f
+        dm12 = np.abs(pilots.values[t, f]).astype(np.float64)       # D^-1/2 = |p|
+        s = dm12[:, None] * r[np.ix_(pidx, pidx)] * dm12[None, :]
+        lam, u = np.linalg.eigh((s + s.conj().T) / 2)
+        lam = np.clip(lam, 0.0, None)
+        b = (r[:, pidx] * dm12[None, :]) @ u                        # (N, P)
+        uh_d = (u.conj().T * dm12[None, :])                         # (P, P): U^H D^-1/2
+        floor = 1e-9 * max(float(np.real(np.trace(r))) / r.shape[0], 1e-30)
+        return (b.astype(np.complex64), uh_d.astype(np.complex64), lam,
+                (np.abs(b) ** 2), np.real(np.diag(r)), floor)
+
+    def estimate(self, y, pilots, noise_var):
+        b, uh_d, lam, b2, rdiag, floor = self._cache.get(pilots)
+        lead = y.shape[:-2]
+        nv = _lead_noise(noise_var, lead).reshape(-1)               # (B,)
+        nv = np.maximum(nv, floor)
+        hp = ls_at_pilots(y, pilots).reshape(-1, uh_d.shape[0])     # (B, P)
+        z = hp @ uh_d.T                                             # (B, P): U^H D^-1/2 h_ls
+        s = self.assumed_noise_var
+        g = 1.0 / (lam[None, :] + (nv[:, None] if s is None else s))   # (B or 1, P)
+        h = (z * g.astype(np.float32)) @ b.T                        # (B, N)
+        if s is None:
+            shrink = g
+        else:
+            shrink = 2 * g - g ** 2 * (lam[None, :] + nv[:, None])
+        err = np.clip(rdiag[None, :] - shrink @ b2.T, 0.0, None)      # (B, N)
+        shape = (*lead, *pilots.grid.shape)
+        return h.astype(np.complex64).reshape(shape), err.astype(np.float32).reshape(shape)
+
+
+class PerfectEstimator(ChannelEstimator):
+    """Perfect-CSI oracle: returns the true channel given by :meth:`set_truth` (or ``truth=``),
+    with zero error variance. The truth must broadcast to the received grids' shape."""
+
+    name = "perfect"
+
+    def __init__(self):
+        self._truth: np.ndarray | None = None
+
+    def set_truth(self, h: np.ndarray) -> None:
+        """h: (..., T, F) complex -- the true channel of the next call(s)."""
+        h = np.asarray(h)
+        if h.ndim < 2 or not np.all(np.isfinite(h)):
+            raise ShapeError(f"true channel must be a finite (..., T, F) array, got shape {h.shape}")
+        self._truth = h.astype(np.complex64, copy=False)
+
+    def __call__(self, y, pilots, noise_var, truth: np.ndarray | None = None):
+        if truth is not None:
+            self.set_truth(truth)
+        return super().__call__(y, pilots, noise_var)
+
+    def estimate(self, y, pilots, noise_var):
+        if self._truth is None:
+            raise ConfigError("perfect estimator: no true channel; call set_truth(h) or pass truth=")
+        try:
+            h = np.broadcast_to(self._truth, y.shape).copy()
+        except ValueError as err:
+            raise ShapeError(f"true channel of shape {self._truth.shape} does not match the received "
+                             f"grids {y.shape}") from err
+        return h, np.zeros(y.shape, np.float32)
+
+
+__all__ = ["LSEstimator", "LMMSEEstimator", "PerfectEstimator", "interpolation_matrix",
+           "ls_at_pilots", "check_grid"]

@@ -1,0 +1,185 @@
+"""Text -> image backends.
+
+- :class:`GalleryRetriever` (offline default): picks the image of a receiver-side gallery whose
+  description is closest to the text by sentence-embedding cosine similarity (all-MiniLM-L6-v2).
+  Retrieval, not generation: results carry ``offline_fallback=True`` and the match score.
+- :class:`DiffusersImage`: any ``diffusers`` text-to-image pipeline (Stable Diffusion, SD-Turbo,
+  SDXL...) by hub id or local ``save_pretrained`` directory.
+
+A gallery is a folder with ``gallery.yaml``::
+
+    schema_version: 1
+    images:
+      - {file: cat.jpg, description: "A close-up of a tabby cat...", source: "where it came from"}
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..errors import ConfigError, ModelUnavailableError
+from .base import MediaResult, TextToMedia, cached, check_text, require
+
+_ENTRY_KEYS = {"file", "description", "source"}
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    path: Path
+    description: str
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+
+def default_gallery_dir() -> Path:
+    return Path(str(resources.files("lamsc_sdr.mma").joinpath("gallery")))
+
+
+def load_gallery(folder: str | Path | None = None) -> tuple[GalleryItem, ...]:
+    """Read ``folder/gallery.yaml`` (None: the shipped gallery); errors name the key and file."""
+    folder = Path(folder) if folder else default_gallery_dir()
+    spec = folder / "gallery.yaml"
+    if not spec.is_file():
+        raise ConfigError(f"gallery {folder}: no gallery.yaml (config key 'mma.gallery')")
+    try:
+        data = yaml.safe_load(spec.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"gallery file {spec} is not valid YAML: {err}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not data["images"]:
+        raise ConfigError(f"gallery file {spec}: expected a mapping with a non-empty 'images' list")
+    if data.get("schema_version", 1) != 1:
+        raise ConfigError(f"gallery file {spec}: key 'schema_version' must be 1, got {data['schema_version']!r}")
+    items = []
+    for i, e in enumerate(data["images"]):
+        where = f"images[{i}] in {spec}"
+        if not isinstance(e, dict):
+            raise ConfigError(f"gallery {where}: expected a mapping")
+        unknown = set(e) - _ENTRY_KEYS
+        if unknown:
+            raise ConfigError(f"gallery {where}: unknown key '{sorted(unknown)[0]}'; known: {sorted(_ENTRY_KEYS)}")
+        for k in ("file", "description"):
+            if not isinstance(e.get(k), str) or not e[k].strip():
+                raise ConfigError(f"gallery {where}: key '{k}' must be a non-empty string")
+        p = (folder / e["file"]).resolve()
+        if not p.is_file():
+            raise ConfigError(f"gallery {where}: key 'file': {p} does not exist")
+        items.append(GalleryItem(p, e["description"].strip(), str(e.get("source", ""))))
+    return tuple(items)
+
+
+def _gallery_index(folder: str | None):
+    from .embed import embed
+    items = load_gallery(folder)
+    return items, embed([it.description for it in items])          # (n_items, 384)
+
+
+def save_labelled(src_img, out: Path, label: str) -> Path:
+    """Write a PIL image to ``out`` (format from the suffix) with ``label`` as its comment."""
+    from PIL import PngImagePlugin
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".png":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", label)
+        src_img.save(out, pnginfo=info)
+    elif suffix in (".jpg", ".jpeg"):
+        src_img.convert("RGB").save(out, quality=92, comment=label.encode())
+    else:
+        src_img.save(out)
+    return out
+
+
+class GalleryRetriever(TextToMedia):
+    """Offline default text -> image: nearest gallery description (cosine of MiniLM embeddings).
+
+    ``render(text, out)`` writes the retrieved image (re-encoded to ``out``'s format, labelled in
+    its comment) and returns the match in ``details``: ``match`` (id), ``score``, ``top3``.
+    """
+    modality = "image"
+    offline_fallback = True
+    default_suffix = ".png"
+
+    def __init__(self, gallery: str | Path | None = None):
+        self.gallery = str(gallery) if gallery else None
+        self.name = "gallery:" + (self.gallery or "default (scikit-image photos)")
+
+    def items(self) -> tuple[GalleryItem, ...]:
+        return cached(("gallery", self.gallery), lambda: _gallery_index(self.gallery))[0]
+
+    def rank(self, text: str) -> list[tuple[GalleryItem, float]]:
+        """All gallery items, best first, with cosine scores."""
+        from .embed import embed
+        items, vecs = cached(("gallery", self.gallery), lambda: _gallery_index(self.gallery))
+        scores = vecs @ embed([check_text(text)])[0]               # (n_items,)
+        order = np.argsort(-scores)
+        return [(items[i], float(scores[i])) for i in order]
+
+    def render(self, text: str, out_path) -> MediaResult:
+        from PIL import Image
+        t0 = time.perf_counter()
+        ranked = self.rank(text)
+        best, score = ranked[0]
+        label = (f"lamsc_sdr offline fallback: retrieved from gallery (not generated); "
+                 f"match={best.id} score={score:.3f}")
+        with Image.open(best.path) as im:
+            out = save_labelled(im.copy(), Path(out_path), label)
+        return MediaResult(out, self.name, True, {
+            "match": best.id, "score": score, "description": best.description,
+            "top3": [(it.id, round(s, 4)) for it, s in ranked[:3]],
+            "latency_s": time.perf_counter() - t0,
+            "note": "offline default: image retrieved from the receiver's gallery, not generated"})
+
+
+def _load_diffusers(model_id: str, device: str, video: bool = False):
+    require("diffusers", f"diffusers model {model_id!r}", "diffusers")
+    import diffusers
+    try:
+        if video:
+            pipe = diffusers.DiffusionPipeline.from_pretrained(model_id)
+        else:
+            try:
+                pipe = diffusers.AutoPipelineForText2Image.from_pretrained(model_id)
+            except ValueError:
+                pipe = diffusers.DiffusionPipeline.from_pretrained(model_id)
+    except (OSError, ValueError, EnvironmentError) as err:
+        raise ModelUnavailableError(
+            f"cannot load diffusers pipeline {model_id!r}: {err}. Pass a local directory made with "
+            f"save_pretrained(), or a hub id with network access (HF_HUB_OFFLINE unset)") from err
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+class DiffusersImage(TextToMedia):
+    """Text -> image with a ``diffusers`` text-to-image pipeline (id or local path)."""
+    modality = "image"
+    default_suffix = ".png"
+
+    def __init__(self, model_id: str, device: str = "cpu", size: int = 512, steps: int = 20,
+                 guidance_scale: float = 7.5, seed: int = 0):
+        self.model_id, self.device, self.size = model_id, device, size
+        self.steps, self.guidance_scale, self.seed = steps, guidance_scale, seed
+        self.name = f"diffusers:{model_id}"
+
+    def render(self, text: str, out_path) -> MediaResult:
+        import torch
+        t0 = time.perf_counter()
+        text = check_text(text)
+        pipe = cached(("diffusers", self.model_id, self.device),
+                      lambda: _load_diffusers(self.model_id, self.device))
+        gen = torch.Generator(device="cpu").manual_seed(self.seed)
+        out = pipe(text, num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
+                   height=self.size, width=self.size, generator=gen)
+        img = out.images[0]
+        path = save_labelled(img, Path(out_path), f"lamsc_sdr: generated by {self.name} seed={self.seed}")
+        return MediaResult(path, self.name, False, {"latency_s": time.perf_counter() - t0,
+                                                    "steps": self.steps, "seed": self.seed,
+                                                    "size": [img.height, img.width]})

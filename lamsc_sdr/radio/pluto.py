@@ -1,0 +1,297 @@
+"""``pluto`` backend: an ADALM-PlutoSDR through pyadi-iio (``adi.Pluto(uri)``).
+
+- Always an explicit URI (``ip:...``, ``usb:...``): pyadi-iio scans the network without one.
+  ``double:...`` URIs use the in-process test double (:mod:`.pluto_double`), so this code runs
+  unchanged in CI. Every failure to reach a device becomes :class:`RadioNotFoundError` naming the
+  URI, with pyadi-iio's bare ``Exception("No device found")`` kept as ``__cause__``.
+- TX: unit-average-power baseband is scaled so its RMS sits ``tx_backoff_db`` below the +-2^14
+  DAC peak pyadi-iio expects; samples beyond +-2^14 are clipped (never wrapped by ``astype``),
+  counted in ``tx_clipped`` and logged. ``tx_cyclic=True`` repeats the waveform until the next
+  ``tx`` or ``close`` (a cyclic buffer is destroyed before each new waveform, as libiio requires).
+- RX: ``rx(n)`` returns n samples normalized to ADC full scale (raw counts / 2048) as complex64;
+  the first read after a ``tx`` or a settings change destroys the kernel buffers so the capture
+  is fresh (stale samples from before the transmission are discarded). Samples at the ADC rails
+  are counted in ``rx_saturated``.
+- ``close()`` (also on Ctrl-C via the context manager, and at interpreter exit) stops TX and
+  destroys both buffers.
+- One device transmits to itself (``uri`` only; cable or antennas, or ``loopback=1`` for the
+  AD9361's digital loopback) or two devices form a link (``rx_uri`` for the receiver).
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import weakref
+
+import numpy as np
+
+from ..errors import ConfigError, RadioError, RadioNotFoundError, ShapeError
+from .base import Radio
+
+log = logging.getLogger(__name__)
+
+TX_PEAK = 2.0 ** 14       # pyadi-iio: TX samples are scaled to +-2^14
+ADC_FS = 2048.0           # 12-bit ADC
+_OPEN: "weakref.WeakSet[PlutoRadio]" = weakref.WeakSet()
+
+
+def _close_all() -> None:  # interpreter exit: never leave a Pluto transmitting
+    for r in list(_OPEN):
+        try:
+            r.close()
+        except Exception:  # pragma: no cover
+            pass
+
+
+atexit.register(_close_all)
+
+
+def default_factory(uri: str):
+    """``adi.Pluto(uri)`` or, for ``double:`` URIs, the in-process test double."""
+    if uri.startswith("double:"):
+        from .pluto_double import double_factory
+        return double_factory(uri)
+    try:
+        import adi
+    except ImportError as err:
+        raise RadioNotFoundError(f"cannot open PlutoSDR at {uri!r}: pyadi-iio is not installed "
+                                 f"(pip install 'lamsc_sdr[radio]')") from err
+    return adi.Pluto(uri)
+
+
+def connect(uri: str | None, factory=None):
+    """Open the device at ``uri``; any driver failure -> RadioNotFoundError naming the URI."""
+    if not uri:
+        raise RadioNotFoundError("the pluto backend needs an explicit URI (--uri usb:1.2.5 or ip:<address>); "
+                                 "lamsc never lets pyadi-iio scan the network")
+    factory = factory or default_factory
+    try:
+        return factory(uri)
+    except RadioNotFoundError:
+        raise
+    except Exception as err:  # pyadi-iio raises bare Exception("No device found"); libiio OSError
+        raise RadioNotFoundError(f"cannot reach a PlutoSDR at {uri!r}: {err}") from err
+
+
+class PlutoRadio(Radio):
+    """PlutoSDR radio (see module docstring).
+
+    ``tx(iq)``: iq (n,) complex, unit average power. ``rx(n)``: (n,) complex64, full scale 1.
+    """
+
+    backend = "pluto"
+
+    def __init__(self, uri: str | None, *, rx_uri: str | None = None, sample_rate: float = 1e6,
+                 center_freq: float = 2.4e9, rf_bandwidth: float = 1.5e6, tx_gain: float = -10.0,
+                 rx_gain: float = 40.0, gain_control_mode: str = "manual", buffer_size: int = 2 ** 16,
+                 tx_backoff_db: float = 12.0, tx_cyclic: bool = True, loopback: int = 0,
+                 device_factory=None):
+        super().__init__(sample_rate, center_freq, tx_gain, rx_gain, buffer_size)
+        self.uri = uri
+        self.rx_uri = rx_uri
+        self.rf_bandwidth = float(rf_bandwidth)
+        self.gain_control_mode = gain_control_mode
+        self.tx_backoff_db = float(tx_backoff_db)
+        self.tx_cyclic = bool(tx_cyclic)
+        self.loopback = int(loopback)
+        self.tx_clipped = 0              # TX samples clipped so far
+        self.rx_saturated = 0            # RX samples at the ADC rails so far
+        self.last_tx_peak = 0.0          # peak |I|,|Q| of the last tx relative to +-2^14
+        self._fresh = True
+        self._leftover = np.zeros(0, np.complex64)
+        self._tx_dev = connect(uri, device_factory)
+        self._rx_dev = connect(rx_uri, device_factory) if rx_uri else self._tx_dev
+        _OPEN.add(self)
+        try:
+            self._configure()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- device plumbing --------------------------------------------------------------------
+    def _devices(self):
+        return [self._tx_dev] if self._rx_dev is self._tx_dev else [self._tx_dev, self._rx_dev]
+
+    def _set(self, dev, name: str, value) -> None:
+        try:
+            setattr(dev, name, value)
+        except ValueError as err:
+            raise ConfigError(f"PlutoSDR {name}={value!r}: {err}") from err
+        except AttributeError:
+            raise
+        except Exception as err:
+            if isinstance(err, OSError) and err.errno in (19, 110, 32, 5):
+                raise RadioNotFoundError(f"PlutoSDR at {self._uri_of(dev)!r} stopped responding "
+                                         f"while setting {name}: {err}") from err
+            raise RadioError(f"PlutoSDR at {self._uri_of(dev)!r} rejected {name}={value!r}: {err}") from err
+
+    def _uri_of(self, dev) -> str | None:
+        return self.rx_uri if (dev is self._rx_dev and self.rx_uri) else self.uri
+
+    def _configure(self) -> None:
+        if self.sample_rate < 521e3:
+            raise ConfigError(f"radio sample rate {self.sample_rate:g} S/s: the PlutoSDR needs >= 521e3")
+        for dev in self._devices():
+            self._set(dev, "sample_rate", int(self.sample_rate))
+            self._set(dev, "rx_rf_bandwidth", int(self.rf_bandwidth))
+            self._set(dev, "tx_rf_bandwidth", int(self.rf_bandwidth))
+            self._set(dev, "rx_lo", int(self.center_freq))
+            self._set(dev, "tx_lo", int(self.center_freq))
+            self._set(dev, "gain_control_mode_chan0", self.gain_control_mode)
+            if self.gain_control_mode == "manual":
+                self._set(dev, "rx_hardwaregain_chan0", float(self.rx_gain))
+            self._set(dev, "tx_hardwaregain_chan0", float(self.tx_gain))
+            self._set(dev, "rx_buffer_size", int(self.buffer_size))
+            if self.loopback:
+                self._set(dev, "loopback", self.loopback)
+        self._fresh = True
+
+    def _resettle(self) -> None:
+        """After a settings change: the next capture must not return stale samples."""
+        if not self._closed:
+            self._configure()
+
+    # settings write through to the device
+    @Radio.sample_rate.setter
+    def sample_rate(self, value):
+        self._sample_rate = float(value)
+        if hasattr(self, "_tx_dev"):
+            self._resettle()
+
+    @Radio.center_freq.setter
+    def center_freq(self, value):
+        self._center_freq = float(value)
+        if hasattr(self, "_tx_dev"):
+            self._resettle()
+
+    @Radio.tx_gain.setter
+    def tx_gain(self, value):
+        self._tx_gain = float(value)
+        if hasattr(self, "_tx_dev"):
+            self._set(self._tx_dev, "tx_hardwaregain_chan0", float(value))
+
+    @property
+    def rx_gain(self) -> float:
+        """The RX gain in dB (in an AGC mode: what the AGC chose last)."""
+        if hasattr(self, "_rx_dev") and not self._closed and self.gain_control_mode != "manual":
+            try:
+                return float(self._rx_dev.rx_hardwaregain_chan0)
+            except Exception:
+                pass
+        return self._rx_gain
+
+    @rx_gain.setter
+    def rx_gain(self, value):
+        self._rx_gain = float(value)
+        if hasattr(self, "_rx_dev"):
+            self._set(self._rx_dev, "rx_hardwaregain_chan0", float(value))
+            self._fresh = True
+
+    @Radio.buffer_size.setter
+    def buffer_size(self, value):
+        self._buffer_size = int(value)
+        self._fresh = True
+
+    # --- I/O ---------------------------------------------------------------------------------
+    def scale_tx(self, iq: np.ndarray) -> tuple[np.ndarray, int]:
+        """Unit-power baseband -> DAC words (complex, +-2^14 peak). Output: ((n,) complex128, n_clipped)."""
+        y = np.asarray(iq, dtype=np.complex128) * (TX_PEAK * 10 ** (-self.tx_backoff_db / 20))
+        over = (np.abs(y.real) > TX_PEAK) | (np.abs(y.imag) > TX_PEAK)
+        self.last_tx_peak = float(max(np.abs(y.real).max(initial=0), np.abs(y.imag).max(initial=0)) / TX_PEAK)
+        n_clip = int(over.sum())
+        if n_clip:
+            y = np.clip(y.real, -TX_PEAK, TX_PEAK) + 1j * np.clip(y.imag, -TX_PEAK, TX_PEAK)
+        return y, n_clip
+
+    def tx(self, iq: np.ndarray) -> None:
+        """Transmit iq (n,) complex at unit average power (cyclic: repeated until replaced/closed)."""
+        if self._closed:
+            raise RadioError("pluto radio is closed")
+        x = np.asarray(iq)
+        if x.ndim != 1 or x.size == 0:
+            raise ShapeError(f"tx expects (n,) samples with n > 0, got shape {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ShapeError("tx samples hold NaN/Inf")
+        y, n_clip = self.scale_tx(x)
+        if n_clip:
+            self.tx_clipped += n_clip
+            log.warning("PlutoSDR TX: %d of %d samples clipped at +-2^14 (peak %.2f x); raise tx_backoff_db",
+                        n_clip, x.size, self.last_tx_peak)
+        dev = self._tx_dev
+        try:
+            dev.tx_destroy_buffer()      # a cyclic buffer must go before new data; resets the length too
+            if dev.tx_cyclic_buffer != self.tx_cyclic:
+                dev.tx_cyclic_buffer = self.tx_cyclic
+            dev.tx(y)
+        except Exception as err:
+            raise RadioNotFoundError(f"PlutoSDR at {self.uri!r} failed during tx: {err}") from err
+        self._fresh = True
+
+    def stop_tx(self) -> None:
+        """Stop transmitting (destroy the TX buffer)."""
+        try:
+            self._tx_dev.tx_destroy_buffer()
+        except Exception as err:
+            raise RadioNotFoundError(f"PlutoSDR at {self.uri!r} failed stopping tx: {err}") from err
+        self._fresh = True
+
+    def rx(self, n: int | None = None) -> np.ndarray:
+        """n samples (default buffer_size), normalized to ADC full scale. (n,) complex64."""
+        if self._closed:
+            raise RadioError("pluto radio is closed")
+        n = int(self.buffer_size if n is None else n)
+        dev = self._rx_dev
+        uri = self._uri_of(dev)
+        parts = []
+        have = 0
+        if self._fresh:
+            self._leftover = np.zeros(0, np.complex64)
+        elif self._leftover.size:
+            parts.append(self._leftover)
+            have = self._leftover.size
+        try:
+            if self._fresh:
+                dev.rx_destroy_buffer()
+                if dev.rx_buffer_size != self.buffer_size:
+                    dev.rx_buffer_size = self.buffer_size
+                self._fresh = False
+            while have < n:
+                raw = np.asarray(dev.rx())
+                sat = int(np.count_nonzero((np.abs(raw.real) >= ADC_FS - 1) | (np.abs(raw.imag) >= ADC_FS - 1)))
+                if sat:
+                    self.rx_saturated += sat
+                    log.warning("PlutoSDR RX: %d samples at the ADC rails (saturation); lower rx_gain", sat)
+                y = (raw / ADC_FS).astype(np.complex64)
+                parts.append(y)
+                have += y.size
+        except Exception as err:
+            if parts:  # keep what arrived: recorded captures stay valid up to here
+                self._recorded(np.concatenate(parts))
+            self._leftover = np.zeros(0, np.complex64)
+            raise RadioNotFoundError(f"PlutoSDR at {uri!r} stopped responding during rx: {err}") from err
+        out = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self._leftover = out[n:]
+        out = out[:n]
+        return self._recorded(out)
+
+    def close(self) -> None:
+        """Stop TX and destroy all buffers (best effort if the device is gone); idempotent."""
+        if self._closed:
+            return
+        for dev in self._devices() if hasattr(self, "_tx_dev") else []:
+            for what in ("tx_destroy_buffer", "rx_destroy_buffer"):
+                try:
+                    getattr(dev, what)()
+                except Exception as err:  # a vanished device: nothing left to stop
+                    log.debug("PlutoSDR %s on close: %s", what, err)
+        _OPEN.discard(self)
+        super().close()
+
+    def settings(self) -> dict:
+        d = {"uri": self.uri}
+        if self.rx_uri:
+            d["rx_uri"] = self.rx_uri
+        d.update(super().settings())
+        d.update(rf_bandwidth=self.rf_bandwidth, gain_control_mode=self.gain_control_mode,
+                 tx_backoff_db=self.tx_backoff_db, tx_cyclic=self.tx_cyclic)
+        return d
