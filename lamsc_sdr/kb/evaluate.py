@@ -16,6 +16,7 @@ output and no *must_not* word does.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ..errors import ConfigError
 from .knowledge import KnowledgeBase
 from .profiles import Profile, PromptBase, profile_from_mapping
 
+log = logging.getLogger(__name__)
 CASE_KEYS = {"name", "description", "sender", "receiver", "intent", "sender_must", "sender_must_not",
              "receiver_must", "receiver_must_not"}
 
@@ -123,6 +125,8 @@ def evaluate(kb: KnowledgeBase, cases: list[Case]) -> dict:
                         "latency_s": round(t2 - t0, 4), "extract_s": round(t1 - t0, 4),
                         "recover_s": round(t2 - t1, 4), "failures": fails,
                         "llm_used": {"sender": s_used == "llm", "receiver": kb.last.used == "llm"}})
+        log.info("%s %-28s %.2fs | %s | %s %s", "ok  " if not fails else "FAIL", case.name, t2 - t0,
+                 sent, got, "; ".join(fails))
     n = len(results)
     lat_msgs.sort()
     return {"results": results, "accuracy": sum(r["correct"] for r in results) / n if n else 0.0,

@@ -78,8 +78,9 @@ def validate(candidate: str, draft: str, names: set[str], private: list[str]) ->
     lower_names = {n.lower() for n in names}
     if (cset & lower_names) != (dset & lower_names):
         return False, f"names differ: {sorted(cset & lower_names)} vs {sorted(dset & lower_names)}"
-    for n in names:  # possessive forms ("Jane's") count as the name
-        if _has_phrase(candidate, n) != _has_phrase(draft, n):
+    for n in names:  # case-sensitive ("Biscuit" the cat is not "a biscuit"); "Jane's" counts as Jane
+        pat = re.compile(r"(?<!\w)" + re.escape(n) + r"(?!\w)")
+        if len(pat.findall(candidate)) != len(pat.findall(draft)):
             return False, f"name {n} dropped or added"
     if (cset & _FIRST) != (dset & _FIRST):
         return False, "first-person forms changed"
@@ -175,8 +176,9 @@ class KnowledgeBase:
                 intent: str | None = None) -> str:
         """The sender's personalized semantics of ``description``: the text that is transmitted."""
         s, base = self._resolve(sender)
-        r, base2 = self._resolve(receiver) if not isinstance(receiver, Profile) else (receiver, base.with_profiles(receiver))
-        base = base if base2 is self.base else base2
+        r = receiver if isinstance(receiver, Profile) else base.get(receiver)
+        if isinstance(receiver, Profile):
+            base = base.with_profiles(receiver)
         draft = extract_rules(description, base, s, r, intent)
         msgs = [{"role": "system", "content":
                  "You polish short captions written in the first person by the user for a messaging app. "

@@ -186,8 +186,6 @@ def _compatible(m: Mention, p: Person) -> bool:
         return False
     if m.gender and p.gender and m.gender != p.gender:
         return False
-    if m.gender and p.gender is None and m.gender in ("male", "female") and p.species is None:
-        pass  # unknown gender stays possible
     return m.ages is None or p.ages is None or bool(m.ages & p.ages)
 
 
@@ -279,10 +277,9 @@ def extract_rules(description: str, base: PromptBase, sender: Profile, receiver:
         genders = [who[e].gender for e in who]
         others_same = sum(1 for e in who if who[e].gender == self_gender) > 1
         table = PRONOUNS.get(self_gender or "", {})
-        last_mention_end = max((m.end for m in mentions), default=0)
         for i, (tok, _, _) in enumerate(tokens):
             w = tok.lower()
-            if i < last_mention_end - 0 and any(m.start <= i < m.end for m in mentions):
+            if any(m.start <= i < m.end for m in mentions):
                 continue
             if w in table and not others_same and i >= mentions[0].end and genders:
                 new = table[w]
@@ -310,11 +307,10 @@ def _render_group(tokens, grp: list[Mention], labels: list[str], edits, deletes)
     others = [lb for lb in labels if lb != SELF]
     has_self = SELF in labels
     if poss:
-        text = "my" if labels == [SELF] else g.join_names(others + (["my"] if has_self else [])) + \
-            ("" if labels == [SELF] else "'s") if not has_self else (
-            "my" if not others else g.join_names(others + ["my"]))
-        if has_self and others:
-            text = g.join_names(others) + "'s and my"
+        if not has_self:
+            text = g.join_names(others) + "'s"
+        else:
+            text = g.join_names(others) + "'s and my" if others else "my"
     else:
         me = "I" if role == "subject" else "me"
         text = g.join_names(others + ([me] if has_self else []))
@@ -375,7 +371,6 @@ def recover_rules(text: str, sender: Profile, receiver: Profile) -> str:
                 break  # "I miss you and I love ...": a new clause, not "you and I"
             j += 2
             members.append(j)
-        w0 = g.low(tokens, members[-1])
         poss = any(g.low(tokens, k) in ("my", "mine", "your", "yours") or g.low(tokens, k).endswith("'s")
                    for k in members)
         role = g.grammatical_role(tokens, i, j + 1)
@@ -405,7 +400,6 @@ def recover_rules(text: str, sender: Profile, receiver: Profile) -> str:
         if g.clause_start(tokens, i):
             edits[i] = edits[i][:1].upper() + edits[i][1:]
         i = j + 1
-        _ = w0
     return g.capitalize_sentences(g.render(text, tokens, edits, deletes, inserts))
 
 

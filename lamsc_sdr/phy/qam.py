@@ -36,7 +36,7 @@ def _pam(modulation: str) -> tuple[np.ndarray, np.ndarray, float]:
     n = 1 << k
     pos = np.arange(n)                       # position on the axis, left to right
     gray = pos ^ (pos >> 1)                  # Gray label of each position
-    amp = 2.0 * pos - (n - 1)                # -(n-1) .. (n-1), odd integers
+    amp = (n - 1) - 2.0 * pos                # (n-1) .. -(n-1): label 0 is the positive end
     levels = np.empty(n)
     levels[gray] = amp                       # amplitude indexed by label
     # Average power of one axis is (n^2-1)/3; BPSK uses one axis, square QAM two.

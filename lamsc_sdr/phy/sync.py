@@ -25,9 +25,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
 
 from .grid import ResourceGrid
-from .pilots import zadoff_chu
 
 STF_HALVES = 8
+LTF_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,15 @@ def to_time(grid: ResourceGrid, freq: np.ndarray) -> np.ndarray:
     return sfft.ifft(full, axis=-1, norm="ortho").astype(np.complex64)
 
 
+def _pn_qpsk(n: int, seed: int) -> np.ndarray:
+    """Fixed pseudo-random unit-modulus QPSK sequence. (n,) complex64.
+
+    Not Zadoff-Chu: a ZC sequence's adjacent-subcarrier differential is a pure tone, which makes
+    the differential integer-CFO search blind to the shift; a random sequence's is not."""
+    q = np.random.default_rng(seed).integers(0, 4, n)
+    return np.exp(1j * np.pi * (0.25 + 0.5 * q)).astype(np.complex64)
+
+
 @lru_cache(maxsize=16)
 def make_preamble(grid: ResourceGrid) -> Preamble:
     n = grid.fft_size
@@ -73,8 +82,8 @@ def make_preamble(grid: ResourceGrid) -> Preamble:
     even = (k % 2) == 0
     stf = np.zeros(grid.n_used, np.complex64)
     # Boost the even subcarriers so the used band keeps unit power per resource element.
-    stf[even] = zadoff_chu(int(even.sum()), root=7) * np.sqrt(grid.n_used / even.sum())
-    ltf = zadoff_chu(grid.n_used, root=11)
+    stf[even] = _pn_qpsk(int(even.sum()), 0x57F) * np.sqrt(grid.n_used / even.sum())
+    ltf = _pn_qpsk(grid.n_used, 0x17F)
     s = to_time(grid, stf)
     half = s[: n // 2]
     l_sym = to_time(grid, ltf)
@@ -97,21 +106,27 @@ def detect(x: np.ndarray, pre: Preamble, threshold: float, hop: int = 8,
     """
     n = pre.n
     lag, win = n // 2, 2 * n
-    if x.size < lag + win + 1:
+    if lag % hop or x.size < lag + win + hop:
         return np.zeros(0, np.int64), np.zeros(0, np.complex128)
-    prod = x[lag:] * np.conj(x[:-lag])                    # r[n+L] r*[n]
-    c = np.empty(prod.size + 1, np.complex128)
-    c[0] = 0
-    np.cumsum(prod, dtype=np.complex128, out=c[1:])
-    e = np.empty(x.size + 1, np.float64)
-    e[0] = 0
-    xf = x.view(np.float32)
-    np.cumsum((xf * xf).reshape(-1, 2).sum(1), dtype=np.float64, out=e[1:])
-    n_lags = prod.size - win + 1
-    d = np.arange(0, n_lags, hop)
-    p = c[d + win] - c[d]
-    e1 = e[d + win] - e[d]
-    e2 = e[d + lag + win] - e[d + lag]
+    # Block sums of ``hop`` samples (one BLAS matrix-vector product each), then running sums over
+    # blocks: every windowed sum at a lag that is a multiple of ``hop`` costs O(1), and the
+    # full-rate work is a conjugate product and two block reductions.
+    nb = (x.size - lag) // hop
+    prod = x[lag: lag + nb * hop] * np.conj(x[: nb * hop])          # r[m+L] r*[m]
+    pb = prod.reshape(nb, hop) @ np.ones(hop, np.complex64)         # (nb,)
+    xf = x[: (nb * hop + lag)].view(np.float32)
+    eb = (xf * xf).reshape(-1, 2 * hop) @ np.ones(2 * hop, np.float32)   # |x|^2 per block
+    c = np.concatenate([[0], np.cumsum(pb, dtype=np.complex128)])
+    e = np.concatenate([[0], np.cumsum(eb, dtype=np.float64)])
+    wb, lb = win // hop, lag // hop
+    n_lags = min(nb - wb + 1, e.size - 1 - wb - lb)
+    if n_lags <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.complex128)
+    j = np.arange(n_lags)
+    d = j * hop
+    p = c[j + wb] - c[j]
+    e1 = e[j + wb] - e[j]
+    e2 = e[j + lb + wb] - e[j + lb]
     p2 = p.real * p.real + p.imag * p.imag
     den = 0.5 * (e1 + e2)
     hits = np.flatnonzero(p2 > (threshold * threshold) * den * den + 1e-30)
@@ -164,15 +179,22 @@ def synchronize(x: np.ndarray, coarse: np.ndarray, psum: np.ndarray, pre: Preamb
     rel = (np.arange(seg_len) - r)[None, :]                           # samples from the coarse start
     eps_f = np.angle(psum) / np.pi                                    # (K,) in (-1, 1]
     seg1 = seg * np.exp(-2j * np.pi * eps_f[:, None] * rel / n).astype(np.complex64)
-    # Integer CFO: window in the middle of the LTF region, robust to coarse timing errors.
-    w0 = r + pre.stf_len + (pre.ltf_cp + n) // 2
-    y = sfft.fft(seg1[:, w0: w0 + n], axis=-1, norm="ortho")         # (K, N)
+    # Integer CFO: three STF windows (even subcarriers) and one LTF window, placed so that coarse
+    # timing errors of a few tens of samples keep them inside their fields. Per window, the
+    # adjacent-(used)-subcarrier differential correlation is insensitive to the channel and to
+    # the timing phase slope; the windows' metrics add coherently (same slope in each).
     g_max = int(np.ceil(max(max_cfo - 1.0, 0.0) / 2.0))
     shifts = 2 * np.arange(-g_max, g_max + 1)
-    bins = (pre.grid.used_bins[None, :] + shifts[:, None]) % n        # (G, n_used)
-    z = y[:, bins] * np.conj(pre.ltf_freq)[None, None, :]             # (K, G, n_used)
-    # adjacent used subcarriers see nearly the same channel and the same timing phase step
-    metric = np.abs((z[..., 1:] * np.conj(z[..., :-1])).sum(-1))      # (K, G)
+    metric = np.zeros((k_n, shifts.size), np.complex128)
+    ltf_w = pre.stf_len + (pre.ltf_cp + n) // 2
+    for off, ref in ((n // 2, pre.stf_freq), (3 * n // 2, pre.stf_freq), (5 * n // 2, pre.stf_freq),
+                     (ltf_w, pre.ltf_freq)):
+        used = np.flatnonzero(ref)
+        y = sfft.fft(seg1[:, r + off: r + off + n], axis=-1, norm="ortho")          # (K, N)
+        bins = (pre.grid.used_bins[used][None, :] + shifts[:, None]) % n            # (G, U)
+        z = y[:, bins] * np.conj(ref[used])[None, None, :]                          # (K, G, U)
+        metric += (z[..., 1:] * np.conj(z[..., :-1])).sum(-1)
+    metric = np.abs(metric)
     shift = shifts[np.argmax(metric, axis=1)]
     eps1 = eps_f + shift
     seg2 = seg * np.exp(-2j * np.pi * eps1[:, None] * rel / n).astype(np.complex64)
@@ -193,8 +215,9 @@ def synchronize(x: np.ndarray, coarse: np.ndarray, psum: np.ndarray, pre: Preamb
     l1 = wins[rows, best, :n]
     l2 = wins[rows, best, n:]
     delta = np.angle((l2 * np.conj(l1)).sum(-1)) / (2 * np.pi)
-    # seg2 was derotated relative to the coarse start; the residual phase slope is the same.
-    return SyncResult(start=(coarse + tau).astype(np.int64), cfo=eps1 + delta,
+    # The STF estimate (many lags) is measured ~1.5x more precise than the LTF one (two copies), so
+    # combine them with inverse-variance weights: 0.3 on the LTF's correction.
+    return SyncResult(start=(coarse + tau).astype(np.int64), cfo=eps1 + LTF_WEIGHT * delta,
                       metric=np.nan_to_num(rho.astype(np.float64)), int_shift=shift.astype(np.int64))
 
 

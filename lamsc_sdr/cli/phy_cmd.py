@@ -1,0 +1,129 @@
+"""``lamsc eval phy``, ``lamsc eval sync``, ``lamsc bench phy``."""
+from __future__ import annotations
+
+import json
+import logging
+
+from .common import add_config_args, add_json_arg, parse_range, run_config
+
+log = logging.getLogger(__name__)
+
+
+def _rng(cfg):
+    import numpy as np
+    return np.random.default_rng(cfg.seed)
+
+
+def _write(args, payload, cfg) -> None:
+    if args.json:
+        from ..provenance import write_json
+        write_json(args.json, payload, cfg)
+    print(json.dumps({k: v for k, v in payload.items() if k != "config"}, indent=1, default=float))
+
+
+def _eval_phy(args) -> int:
+    from ..errors import ConfigError
+    from ..phy.evaluate import ber_curve
+    from ..phy.qam import bits_per_symbol
+    if args.channel != "awgn":
+        raise ConfigError(f"--channel: eval phy supports 'awgn' (closed-form reference), got {args.channel!r}")
+    bits_per_symbol(args.modulation)
+    cfg = run_config(args)
+    rows = ber_curve(cfg.frame, args.modulation, parse_range(args.snr), args.frames, _rng(cfg),
+                     cfo_max_hz=args.cfo_max)
+    payload = {"channel": args.channel, "modulation": args.modulation, "cfo_max_hz": args.cfo_max,
+               "results": rows}
+    _write(args, payload, cfg)
+    if args.plot:
+        _plot_ber(rows, args.modulation, args.plot)
+    return 0
+
+
+def _plot_ber(rows, modulation, path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind in sorted({r["csi"] for r in rows}):
+        rr = [r for r in rows if r["csi"] == kind]
+        ax.semilogy([r["snr_db"] for r in rr], [max(r["ber"], 1e-7) for r in rr], "o-", label=f"{kind} CSI")
+    rr = [r for r in rows if r["csi"] == rows[0]["csi"]]
+    ax.semilogy([r["snr_db"] for r in rr], [r["ber_theory"] for r in rr], "k--", label="closed form")
+    ax.set_xlabel("Es/N0 [dB]")
+    ax.set_ylabel("BER (uncoded)")
+    ax.set_title(f"{modulation.upper()} through the full OFDM frame, AWGN + CFO")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _eval_sync(args) -> int:
+    from ..phy.evaluate import sync_curve
+    cfg = run_config(args)
+    out = sync_curve(cfg.frame, parse_range(args.snr), args.frames, _rng(cfg), cfo_max_hz=args.cfo_max,
+                     noise_samples=args.noise_samples)
+    _write(args, out, cfg)
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        rows = out["results"]
+        s = [r["snr_db"] for r in rows]
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+        a1.plot(s, [r["p_detect"] for r in rows], "o-", label="P(detect)")
+        a1.plot(s, [r["p_header_ok"] for r in rows], "s-", label="P(header ok)")
+        a1.set_title(f"false alarms: {out['false_alarm']['per_million_samples']:.2f} per 1e6 noise samples")
+        a1.set_xlabel("Es/N0 [dB]")
+        a1.legend()
+        a1.grid(alpha=0.3)
+        a2.semilogy(s, [r["cfo_rmse_hz"] or float("nan") for r in rows], "o-")
+        a2.set_xlabel("Es/N0 [dB]")
+        a2.set_ylabel("CFO RMSE [Hz]")
+        a2.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+        plt.close(fig)
+    return 0
+
+
+def _bench_phy(args) -> int:
+    from threadpoolctl import threadpool_limits
+    from ..phy.evaluate import bench
+    cfg = run_config(args)
+    with threadpool_limits(limits=1):          # one core: BLAS/OpenMP pools to one thread
+        out = bench(cfg.frame, _rng(cfg), n_frames=args.frames, chunk=args.chunk)
+    out["threads"] = 1
+    _write(args, out, cfg)
+    return 0
+
+
+def register(groups) -> None:
+    p = groups["eval"].add_parser("phy", help="uncoded BER through the whole frame vs SNR (perfect and LS CSI)")
+    add_config_args(p)
+    add_json_arg(p)
+    p.add_argument("--channel", default="awgn")
+    p.add_argument("--modulation", default="qpsk", help="bpsk|qpsk|16qam|64qam")
+    p.add_argument("--snr", default="0:12:2", help="Es/N0 dB: START:STOP:STEP or a comma list")
+    p.add_argument("--frames", type=int, default=50, help="frames per SNR and CSI kind")
+    p.add_argument("--cfo-max", type=float, default=40e3, help="CFO drawn uniformly in +-this (Hz)")
+    p.add_argument("--plot", metavar="PNG")
+    p.set_defaults(func=_eval_phy)
+
+    s = groups["eval"].add_parser("sync", help="detection / false alarms / CFO RMSE vs SNR")
+    add_config_args(s)
+    add_json_arg(s)
+    s.add_argument("--snr", default="-6:12:2")
+    s.add_argument("--frames", type=int, default=100)
+    s.add_argument("--cfo-max", type=float, default=40e3)
+    s.add_argument("--noise-samples", type=int, default=2_000_000)
+    s.add_argument("--plot", metavar="PNG")
+    s.set_defaults(func=_eval_sync)
+
+    b = groups["bench"].add_parser("phy", help="receiver / transmitter throughput on one core")
+    add_config_args(b)
+    add_json_arg(b)
+    b.add_argument("--frames", type=int, default=60)
+    b.add_argument("--chunk", type=int, default=1 << 18, help="push() chunk size for the streaming figure")
+    b.set_defaults(func=_bench_phy)

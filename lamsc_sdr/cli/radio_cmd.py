@@ -1,0 +1,279 @@
+"""Radio commands: ``lamsc send|receive|link|capture|replay|calibrate``, ``lamsc eval fer``,
+``lamsc bench soak``. Results as JSON with ``--json PATH``."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+from ..errors import ConfigError
+from .common import add_config_args, add_json_arg, parse_range, run_config
+
+log = logging.getLogger(__name__)
+
+
+def _radio_args(p: argparse.ArgumentParser, record: bool = True) -> None:
+    add_config_args(p)
+    add_json_arg(p)
+    p.add_argument("--radio", metavar="BACKEND",
+                   help="sim | gnuradio | pluto | gnuradio-pluto | replay | sigmf-file (default: radio.backend)")
+    p.add_argument("--uri", help="device URI (pluto: usb:1.2.5, ip:ADDRESS, double:... for the test double)")
+    p.add_argument("--rx-uri", help="second Pluto receiving (two-device link)")
+    p.add_argument("--snr", type=float, help="Es/N0 in dB of the simulated channel (sim, gnuradio)")
+    p.add_argument("--calibration", metavar="YAML", help="apply calibration/<device>.yaml to received samples")
+    if record:
+        p.add_argument("--record", metavar="PATH", help="record the received stream to SigMF (PATH.sigmf-meta)")
+    p.add_argument("--codec", choices=["digital", "semantic"], default="digital",
+                   help="digital: UTF-8 bits over QAM+FEC; semantic: the DeepSC codec's symbols")
+
+
+def _cfg(args):
+    cfg = run_config(args)
+    radio = {}
+    for k, a in (("backend", "radio"), ("uri", "uri"), ("rx_uri", "rx_uri"), ("calibration", "calibration")):
+        if getattr(args, a, None) is not None:
+            radio[k] = getattr(args, a)
+    if radio:
+        cfg = cfg.replace(radio=radio)
+    if getattr(args, "snr", None) is not None:
+        cfg = cfg.replace(channel={"snr_db": float(args.snr)})
+    return cfg
+
+
+def _texts(paths) -> list[str]:
+    out = []
+    for p in paths:
+        try:
+            out.append(Path(p).read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ConfigError(f"cannot read message file {p}: {err.strerror}") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"message file {p} is not UTF-8 text") from err
+    return out
+
+
+def _cal_dict(radio):
+    cal = getattr(radio, "calibration", None)
+    return cal.to_dict() if hasattr(cal, "to_dict") else None
+
+
+def _finish(args, payload: dict, cfg) -> int:
+    from ..provenance import write_json
+    if getattr(args, "json", None):
+        write_json(args.json, payload, cfg)
+    f = payload.get("frames", {})
+    if f:
+        print("frames: " + ", ".join(f"{k}={v}" for k, v in f.items()))
+    for m in payload.get("messages", []):
+        txt = m.get("text_received")
+        shown = (txt[:70] + "...") if txt and len(txt) > 70 else txt
+        print(f"message {m['message_id']}: {'exact' if m.get('exact') else 'complete' if m.get('complete') else 'incomplete'}"
+              f" {shown!r}")
+    return 0
+
+
+# --- commands --------------------------------------------------------------------------------
+def _link(args) -> int:
+    from ..radio import make_radio
+    from ..transport import run_link
+    cfg = _cfg(args)
+    texts = _texts(args.files)
+    with make_radio(cfg.radio, cfg, output=args.record if cfg.radio.backend == "sigmf-file" else None) as radio:
+        log.info("link over %r", radio)
+        rec = None if cfg.radio.backend == "sigmf-file" else args.record
+        res = run_link(radio, cfg, texts, record=rec, codec=args.codec, max_samples=args.max_samples,
+                       calibration=_cal_dict(radio))
+        res["radio"] = radio.settings()
+    return _finish(args, res, cfg)
+
+
+def _send(args) -> int:
+    from ..radio import make_radio
+    from ..transport import Sender, load_semantic, save_reference
+    from ..captures.sigmf_io import base_path
+    cfg = _cfg(args)
+    sender = Sender(cfg.frame, args.codec, load_semantic(args.codec, cfg))
+    plan = sender.plan(_texts(args.files))
+    file_radio = cfg.radio.backend == "sigmf-file"
+    with make_radio(cfg.radio, cfg, output=args.record if file_radio else None) as radio:
+        if file_radio:
+            radio.writer.update_global(config=cfg.to_dict(), **{k.split(":", 1)[1]: v
+                                                                for k, v in plan.reference_meta().items()})
+            for tf in plan.frames:
+                h = tf.header
+                radio.writer.annotate(tf.start, tf.length, message_id=h.message_id, segment_index=h.segment_index,
+                                      segment_count=h.segment_count)
+        elif args.record:
+            save_reference(base_path(args.record), plan, radio.sample_rate, radio.center_freq,
+                           {"lamsc:config": cfg.to_dict(), "lamsc:backend": radio.backend})
+        radio.tx(plan.iq)
+        if getattr(radio, "tx_cyclic", False) and args.duration:
+            print(f"transmitting {len(plan.frames)} frames cyclically for {args.duration:g} s (Ctrl-C stops)")
+            time.sleep(args.duration)
+        elif radio.backend in ("sim", "gnuradio"):
+            log.warning("nothing receives a %s radio in another process; use `lamsc link` for a loopback",
+                        radio.backend)
+    res = {"frames": {"sent": len(plan.frames)}, "samples": int(plan.iq.size),
+           "messages": [{"message_id": m["message_id"], "text_sent": m["text"]} for m in plan.messages]}
+    if args.record:
+        res["recording"] = str(base_path(args.record)) + (".sigmf-meta" if file_radio else ".tx.sigmf-meta")
+    return _finish(args, res, cfg)
+
+
+def _receive(args) -> int:
+    from ..captures.sigmf_io import SigMFRecorder, base_path
+    from ..radio import make_radio
+    from ..transport import Reassembler, load_semantic, make_receiver, receive_stream, results
+    cfg = _cfg(args)
+    receiver = make_receiver(cfg, args.codec)
+    reasm = Reassembler(args.codec, load_semantic(args.codec, cfg))
+    chunk = cfg.radio.rx_chunk
+    n = int(args.samples or args.duration * cfg.frame.sample_rate)
+    with make_radio(cfg.radio, cfg) as radio:
+        rec = None
+        if args.record:
+            rec = SigMFRecorder(base_path(args.record), radio.sample_rate, radio.center_freq,
+                                hardware=f"{radio.backend} radio",
+                                extra_global={"lamsc:config": cfg.to_dict(), "lamsc:backend": radio.backend,
+                                              "lamsc:simulated": radio.backend in ("sim", "gnuradio", "replay"),
+                                              "lamsc:calibration": _cal_dict(radio), "lamsc:rx_chunk": chunk,
+                                              "lamsc:codec": args.codec})
+            radio.record_to(rec)
+        try:
+            frames, read = receive_stream(radio, receiver, chunk=chunk, max_samples=n, recorder=rec,
+                                          on_frame=reasm.add,
+                                          exhausted=(lambda: radio.exhausted) if hasattr(radio, "exhausted") else None)
+        finally:
+            if rec is not None:
+                rec.close()
+    msgs = [{"message_id": m, "text": None} for m in sorted(reasm.counts)]
+    res = results(msgs, frames, reasm, 0, read, receiver.stats)
+    if args.record:
+        res["recording"] = str(base_path(args.record)) + ".sigmf-meta"
+    return _finish(args, res, cfg)
+
+
+def _capture(args) -> int:
+    args.record = args.out
+    if args.files:
+        return _link(args)
+    return _receive(args)
+
+
+def _replay(args) -> int:
+    from ..transport import replay_capture
+    cfg = run_config(args) if (args.config or args.set or args.seed is not None) else None
+    res, used = replay_capture(args.capture, cfg, codec=args.codec)
+    return _finish(args, res, used)
+
+
+def _calibrate(args) -> int:
+    import numpy as np
+    from ..calibration import calibrate, save_calibration
+    from ..radio import make_radio
+    cfg = _cfg(args)
+    with make_radio(cfg.radio, cfg, calibration=False) as radio:
+        cal = calibrate(radio, args.target_snr, np.random.default_rng(cfg.seed))
+    out = Path(args.out) if args.out else Path("calibration") / f"{cal.device}.yaml"
+    save_calibration(cal, out)
+    print(f"calibration written to {out}: CFO {cal.cfo_hz:.1f} Hz ({cal.cfo_ppm:.3f} ppm), SNR {cal.snr_db:.1f} dB, "
+          f"tx_gain {cal.tx_gain}, rx_gain {cal.rx_gain}, DC {cal.dc:.4f}, IQ {cal.iq_gain_db:.2f} dB / "
+          f"{cal.iq_phase_deg:.2f} deg, clipping {cal.clipping:.3%}")
+    if args.json:
+        from ..provenance import write_json
+        write_json(args.json, {"calibration": cal.to_dict(), "path": str(out)}, cfg)
+    return 0
+
+
+def _fer(args) -> int:
+    from ..radio.bench import fer_sweep
+    cfg = _cfg(args)
+    if args.model:
+        cfg = cfg.replace(channel={"model": args.model})
+    res = fer_sweep(cfg, [b.strip() for b in args.radios.split(",")], parse_range(args.snr_range), args.frames,
+                    args.bits)
+    from ..provenance import write_json
+    for row in res["rows"]:
+        print(f"SNR {row['snr_db']:5.1f} dB  " + "  ".join(
+            f"{b}: FER {row[b]['fer']:.4f} [{row[b]['ci95'][0]:.4f}, {row[b]['ci95'][1]:.4f}]"
+            for b in res["radios"]) + f"  p={row['p_value']:.3f}")
+    print("agree within 95% confidence at every SNR:", res["agree"])
+    if args.json:
+        write_json(args.json, res, cfg)
+    return 0
+
+
+def _soak(args) -> int:
+    from ..radio.bench import soak
+    cfg = _cfg(args)
+    res = soak(cfg, args.frames, args.bits, batch=args.batch)
+    print(f"{res['frames']['sent']} frames: lost {res['frames']['lost']}, {res['frames_per_s']:.1f} frames/s, "
+          f"{res['msps']:.2f} Msps, RSS {res['rss_mb']['start']:.1f} -> {res['rss_mb']['end']:.1f} MB "
+          f"(max {res['rss_mb']['max']:.1f})")
+    if args.json:
+        from ..provenance import write_json
+        write_json(args.json, res, cfg)
+    return 0 if res["frames"]["lost"] == 0 else 1
+
+
+def register(groups) -> None:
+    top = groups["top"]
+    p = top.add_parser("link", help="send text files and receive them in one process")
+    p.add_argument("files", nargs="+", metavar="FILE", help="message text file(s)")
+    _radio_args(p)
+    p.add_argument("--max-samples", type=int, help="receive budget in samples")
+    p.set_defaults(func=_link)
+
+    p = top.add_parser("send", help="transmit text files (pluto: cyclically for --duration s; "
+                                    "sigmf-file: into --record)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    _radio_args(p)
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of cyclic transmission (pluto)")
+    p.set_defaults(func=_send)
+
+    p = top.add_parser("receive", help="receive and decode frames for a while")
+    _radio_args(p)
+    p.add_argument("--samples", type=int, help="samples to read (default: --duration * sample rate)")
+    p.add_argument("--duration", type=float, default=1.0, help="seconds to receive")
+    p.set_defaults(func=_receive)
+
+    p = top.add_parser("capture", help="record a SigMF capture (with FILEs: transmit them over a loopback first)")
+    p.add_argument("out", metavar="OUT", help="SigMF base path")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    _radio_args(p, record=False)
+    p.add_argument("--samples", type=int)
+    p.add_argument("--duration", type=float, default=1.0)
+    p.add_argument("--max-samples", type=int)
+    p.set_defaults(func=_capture)
+
+    p = top.add_parser("replay", help="decode a SigMF recording like the live receiver")
+    p.add_argument("capture", metavar="CAPTURE.sigmf-meta")
+    add_config_args(p)
+    add_json_arg(p)
+    p.add_argument("--codec", choices=["digital", "semantic"], default=None)
+    p.set_defaults(func=_replay)
+
+    p = top.add_parser("calibrate", help="measure CFO, gains, DC offset, IQ imbalance; write calibration/<device>.yaml")
+    _radio_args(p, record=False)
+    p.add_argument("--target-snr", type=float, default=25.0)
+    p.add_argument("--out", metavar="YAML", help="default calibration/<device>.yaml")
+    p.set_defaults(func=_calibrate)
+
+    p = groups["eval"].add_parser("fer", help="frame error rate vs SNR through several radios in one run")
+    _radio_args(p, record=False)
+    p.add_argument("--radios", default="sim,gnuradio")
+    p.add_argument("--snr-range", default="-1:5:1", help="START:STOP:STEP or a comma list (dB)")
+    p.add_argument("--frames", type=int, default=300, help="frames per SNR point and radio")
+    p.add_argument("--bits", type=int, default=400, help="payload bits per frame")
+    p.add_argument("--model", default="awgn", help="channel model (default awgn)")
+    p.set_defaults(func=_fer)
+
+    p = groups["bench"].add_parser("soak", help="stream many frames through a loopback radio; frames/s, memory")
+    _radio_args(p, record=False)
+    p.set_defaults(radio="gnuradio", snr=30.0)
+    p.add_argument("--frames", type=int, default=10000)
+    p.add_argument("--bits", type=int, default=400)
+    p.add_argument("--batch", type=int, default=200)
+    p.set_defaults(func=_soak)
