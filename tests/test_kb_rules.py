@@ -93,6 +93,7 @@ def test_llm_fluency_accepted_when_it_keeps_the_facts(base):
     ("A boy and I are in a playful pose in a garden.", "names"),
     ("Mike and I, 10, are in a playful pose; the background is a garden.", "number"),
     ("Mike and I.", "length"),
+    ("I and Mike are in a playful pose, the background is a garden.", "reordered"),
 ])
 def test_validator_rejects_invented_or_dropped_facts(cand, reason):
     draft = "Mike and I are in a playful pose, the background is a garden."

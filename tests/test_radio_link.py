@@ -117,3 +117,20 @@ def test_pluto_double_two_device_link_with_calibration(msg, tmp_path):
     r = _json(out)
     assert r["messages"][0]["exact"] and r["frames"]["lost"] == 0
     assert read_capture(tmp_path / "p").calibration["cfo_ppm"] == c.cfo_ppm
+
+
+@pytest.mark.slow
+def test_soak_10000_frames_through_gnuradio_loses_none():
+    from lamsc_sdr.radio.bench import soak
+    cfg = load_config(None, {"radio.backend": "gnuradio", "channel.snr_db": 30.0})
+    r = soak(cfg, 10000, 400)
+    assert r["frames"]["lost"] == 0
+    assert r["rss_mb"]["second_half_growth"] < 20
+
+
+@pytest.mark.slow
+def test_fer_sim_and_gnuradio_agree():
+    from lamsc_sdr.radio.bench import fer_sweep
+    cfg = load_config(None, {"channel.model": "awgn"})
+    r = fer_sweep(cfg, ["sim", "gnuradio"], [3.5, 4.5, 5.5], 400, 400)
+    assert r["agree"], r["rows"]

@@ -160,3 +160,12 @@ def test_real_pluto_self_loopback(pluto_uri):
         spec = np.abs(np.fft.fft(y))
         assert abs(np.argmax(spec) / y.size - 0.02) < 0.005
         assert r.rx_saturated == 0
+
+
+def test_gnuradio_pluto_unreachable_is_radio_not_found():
+    from lamsc_sdr.radio.gnuradio_pluto import GrPlutoRadio
+    with pytest.raises(RadioNotFoundError, match=r"ip:127\.0\.0\.1:9") as ei:
+        GrPlutoRadio("ip:127.0.0.1:9")
+    assert isinstance(ei.value.__cause__, RuntimeError)
+    with pytest.raises(RadioNotFoundError, match="explicit URI"):
+        GrPlutoRadio(None)

@@ -157,6 +157,7 @@ class SigMFRecorder:
         anns = sorted(self.annotations, key=lambda a: a["core:sample_start"])
         meta = {"global": self.global_info, "captures": self.captures, "annotations": anns}
         atomic_write_text(self.meta_path, json.dumps(meta, indent=1, default=_default) + "\n")
+        os.chmod(self.meta_path, 0o644)          # mkstemp creates 0600; recordings are for sharing
         self._last_meta = time.monotonic()
         self._dirty = False
 

@@ -55,6 +55,18 @@ def _has_phrase(text: str, phrase: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(phrase.lower()) + r"(?!\w)", text.lower()) is not None
 
 
+def _people_order(text: str, names: set[str]) -> list[str]:
+    """The sequence of people a text refers to: names (exact case) and first person as "I"."""
+    out = []
+    for tok, *_ in g.tokenize(text):
+        bare = re.sub(r"['’]s$", "", tok)
+        if bare in names:
+            out.append(bare)
+        elif tok.lower().replace("’", "'") in _FIRST:
+            out.append("I")
+    return out
+
+
 def clean_reply(reply: str) -> str:
     """The text part of an LLM reply: first paragraph, without quotes or a 'Text:' label."""
     text = reply.strip().split("\n\n")[0].strip()
@@ -84,6 +96,8 @@ def validate(candidate: str, draft: str, names: set[str], private: list[str]) ->
             return False, f"name {n} dropped or added"
     if (cset & _FIRST) != (dset & _FIRST):
         return False, "first-person forms changed"
+    if _people_order(candidate, names) != _people_order(draft, names):
+        return False, "people reordered (who does what may have changed)"
     if (cset & _SECOND) - dset:
         return False, "second person added"
     people = set(NOUNS) | set(PLURALS)

@@ -1,0 +1,66 @@
+"""``lamsc demo``, ``lamsc bench pipeline`` and ``lamsc experiment``: the whole LAM-MSC chain."""
+from __future__ import annotations
+
+from .common import add_config_args, add_json_arg, run_config
+
+
+def _demo(args) -> int:
+    from ..demo import print_summary, run_demo
+    from ..provenance import write_json
+    cfg = run_config(args)
+    if args.llm:
+        cfg = cfg.replace(kb={"llm": args.llm})
+    summary = run_demo(cfg, args.out, explicit_config=bool(args.config), media=args.media or None)
+    print_summary(summary, args.out)
+    if args.json:
+        write_json(args.json, {k: summary[k] for k in ("frames", "messages", "table", "seconds")}, cfg)
+    return 0
+
+
+def _bench(args) -> int:
+    from ..experiments.bench import bench_pipeline, print_bench
+    from ..provenance import write_json
+    cfg = run_config(args)
+    if args.llm:
+        cfg = cfg.replace(kb={"llm": args.llm})
+    res = bench_pipeline(cfg, args.repeats)
+    print_bench(res)
+    if args.json:
+        write_json(args.json, res, cfg)
+    return 0
+
+
+def _experiment(args) -> int:
+    from ..experiments import run_experiment
+    cfg = run_config(args)
+    if args.llm:
+        cfg = cfg.replace(kb={"llm": args.llm})
+    return run_experiment(args.name, cfg, size=args.size, json_path=args.json, plot_path=args.plot,
+                          explicit_config=bool(args.config))
+
+
+def register(groups) -> None:
+    p = groups["top"].add_parser("demo", help="send a photo, a speech clip and a video as meaning over the "
+                                               "simulated radio; write a report folder")
+    add_config_args(p)
+    add_json_arg(p)
+    p.add_argument("--out", default="out/demo", help="report folder (default out/demo)")
+    p.add_argument("--llm", help="LLM backend for the LKB (offline | rules | transformers:PATH | openai:MODEL)")
+    p.add_argument("--media", nargs="*", help="media files to send instead of the built-in examples")
+    p.set_defaults(func=_demo)
+
+    b = groups["bench"].add_parser("pipeline", help="per-stage and end-to-end latency per message per modality")
+    add_config_args(b)
+    add_json_arg(b)
+    b.add_argument("--repeats", type=int, default=1, help="timed repetitions after one warm-up (default 1)")
+    b.add_argument("--llm", help="LLM backend for the LKB (default: the config's)")
+    b.set_defaults(func=_bench)
+
+    e = groups["top"].add_parser("experiment", help="the paper's experiments: fig4, fig5, ablation, compression")
+    e.add_argument("name", choices=["fig4", "fig5", "ablation", "compression"])
+    add_config_args(e)
+    add_json_arg(e)
+    e.add_argument("--plot", metavar="PNG", help="write the figure here")
+    e.add_argument("--size", choices=["small", "full"], default="small", help="CI-sized or full run")
+    e.add_argument("--llm", help="LLM backend for the LKB (default: rules for speed in experiments)")
+    e.set_defaults(func=_experiment)
