@@ -106,7 +106,11 @@ class Sender:
             raise ShapeError(f"message needs {len(segs)} frames; at most {MAX_SEGMENTS} per message")
         return segs
 
-    def plan(self, texts: list[str], first_id: int = 1) -> TxPlan:
+    def plan(self, texts: list[str], first_id: int = 1, modalities: list[int] | None = None) -> TxPlan:
+        """Frames for ``texts`` (message ids from ``first_id``); ``modalities``: header modality per
+        message (0 text, 1 image, 2 audio, 3 video; default all text)."""
+        if modalities is not None and len(modalities) != len(texts):
+            raise ShapeError(f"{len(modalities)} modalities for {len(texts)} messages")
         gap = self.frame_cfg.gap_samples
         frames, bursts, msgs = [], [], []
         pos = gap
@@ -115,7 +119,8 @@ class Sender:
             segs = self.segments(text)
             msgs.append({"message_id": mid, "text": text})
             for i, s in enumerate(segs):
-                h = FrameHeader(message_id=mid, segment_index=i, segment_count=len(segs), modality=TEXT)
+                h = FrameHeader(message_id=mid, segment_index=i, segment_count=len(segs),
+                                modality=TEXT if modalities is None else int(modalities[k]))
                 if self.codec == "digital":
                     iq = self.ftx.modulate_bits(s, h)
                     tf = TxFrame(h, pos, iq.size, bits=np.asarray(s, np.uint8))

@@ -88,25 +88,77 @@ class LSEstimator(ChannelEstimator):
     name = "ls"
 
     def __init__(self):
-        self._cache = _PatternCache(self._prepare)
+        self._cache = _LS_PLANS          # the plan depends only on the pattern: share it
 
     @staticmethod
     def _prepare(pilots: PilotPattern):
-        a = interpolation_matrix(pilots)
+        """Separable form of :func:`interpolation_matrix`: every resource element is a lerp of two
+        pilots of its pilot row (frequency), then a lerp of two pilot rows (time) -- at most 4
+        pilots, so a gather + lerp costs O(T F) per grid instead of the dense O(T F P) product."""
+        t_idx, f_idx = pilots.pilot_index
+        n_sym, n_used = pilots.grid.shape
+        rows = np.unique(t_idx)
+        f_all = np.arange(n_used, dtype=float)
+        lo = np.empty((rows.size, n_used), np.int64)              # (S, F) pilot index of the left pilot
+        hi = np.empty((rows.size, n_used), np.int64)
+        wf = np.empty((rows.size, n_used))
+        for r, t in enumerate(rows):
+            sel = np.nonzero(t_idx == t)[0]                       # pilots of this row, f ascending
+            fk = f_idx[sel].astype(float)
+            j = np.clip(np.searchsorted(fk, f_all, side="right") - 1, 0, sel.size - 1)
+            j1 = np.minimum(j + 1, sel.size - 1)
+            span = fk[j1] - fk[j]
+            w = np.where(span > 0, (f_all - fk[j]) / np.where(span > 0, span, 1.0), 0.0)
+            lo[r], hi[r], wf[r] = sel[j], sel[j1], np.clip(w, 0.0, 1.0)   # held constant at edges
+        wt = _interp_weights(rows.astype(float), np.arange(n_sym, dtype=float))   # (T, S)
+        if rows.size == n_sym:
+            time = None                                           # every symbol carries pilots
+        else:
+            r_lo = np.argmax(wt > 0, axis=1)                      # first nonzero weight per symbol
+            r_hi = np.minimum(r_lo + 1, rows.size - 1)
+            time = (r_lo, r_hi, wt[np.arange(n_sym), r_hi].astype(np.float32)[:, None])
+        # float32 views: complex element c is floats (2c, 2c+1)
+        lo2 = np.stack([2 * lo, 2 * lo + 1], -1).reshape(-1)
+        hi2 = np.stack([2 * hi, 2 * hi + 1], -1).reshape(-1)
+        wf2 = np.repeat(wf.reshape(-1), 2).astype(np.float32)
         t, f = pilots.pilot_index
+        inv_p = (1.0 / pilots.values[t, f]).astype(np.complex64)
+        a = interpolation_matrix(pilots)
         inv_p2 = 1.0 / np.abs(pilots.values[t, f]).astype(np.float64) ** 2
         gain = (a ** 2) @ inv_p2                                  # (T*F,) noise gain per RE
-        return a.T.astype(np.float32).copy(), gain.reshape(pilots.grid.shape).astype(np.float32)
+        pflat = (t * n_used + f).astype(np.int64)
+        return (pflat, inv_p, lo2, hi2, wf2, rows.size, time,
+                gain.reshape(pilots.grid.shape).astype(np.float32))
 
     def estimate(self, y, pilots, noise_var):
-        at, gain = self._cache.get(pilots)
+        pflat, inv_p, lo2, hi2, wf2, n_rows, time, gain = self._cache.get(pilots)
         lead = y.shape[:-2]
-        hp = ls_at_pilots(y, pilots).reshape(-1, at.shape[0])    # (B, P)
-        h = (hp.real @ at + 1j * (hp.imag @ at)).astype(np.complex64)
-        h = h.reshape(*lead, *pilots.grid.shape)
+        n_sym, n_used = pilots.grid.shape
+        yb = y.reshape(-1, n_sym * n_used)                        # (B, T*F)
+        hp = np.take(yb, pflat, axis=1) * inv_p                   # (B, P) LS at the pilots
+        hf = hp.view(np.float32)                                  # (B, 2P)
+        a = np.take(hf, lo2, axis=1)                              # (B, 2 S F), C-contiguous
+        d = np.take(hf, hi2, axis=1)
+        d -= a
+        d *= wf2
+        a += d                                                    # frequency lerp per pilot row
+        hs = a.view(np.complex64).reshape(-1, n_rows, n_used)     # (B, S, F)
+        if time is None:
+            h = hs
+        else:
+            r_lo, r_hi, w = time
+            h = hs[:, r_lo]                                       # (B, T, F)
+            dt = hs[:, r_hi]
+            dt -= h
+            dt *= w
+            h += dt
+        h = h.reshape(*lead, n_sym, n_used)
         nv = _lead_noise(noise_var, lead)
-        err = (nv[..., None, None] * gain).astype(np.float32)
+        err = nv.astype(np.float32)[..., None, None] * gain
         return h, err
+
+
+_LS_PLANS = _PatternCache(LSEstimator._prepare)
 
 
 class LMMSEEstimator(ChannelEstimator):

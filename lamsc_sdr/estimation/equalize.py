@@ -42,23 +42,44 @@ def equalize(y: np.ndarray, h_hat: np.ndarray, err_var, noise_var, kind: str = "
     h = np.asarray(h_hat)
     if y.shape != h.shape:
         raise ShapeError(f"y {y.shape} and h_hat {h.shape} must have the same shape")
+    if y.ndim == 0:                                       # one resource element
+        x, v = equalize(y.reshape(1), h.reshape(1), np.reshape(err_var, -1), np.reshape(noise_var, -1),
+                        kind, es=es, unbiased=unbiased)
+        return x.reshape(())[()], v.reshape(())[()]
     nv = np.asarray(noise_var, np.float64)
     if nv.ndim and nv.shape != y.shape:
         nv = nv.reshape(nv.shape + (1,) * min(2, y.ndim))  # per-grid (...,) -> (..., 1, 1)
-    ev = np.asarray(err_var, np.float64)
+    ev = np.asarray(err_var)
+    ev = ev.astype(np.float32) if ev.dtype.kind != "f" or ev.dtype.itemsize > 4 else ev
     try:
-        sigma2 = np.broadcast_to(nv + es * ev, y.shape)
+        shape = np.broadcast_shapes(nv.shape, ev.shape, y.shape)
     except ValueError as err:
         raise ShapeError(f"noise_var {np.shape(noise_var)} / err_var {np.shape(err_var)} do not "
                          f"broadcast to {y.shape}") from err
-    if not (np.all(np.isfinite(sigma2)) and np.all(sigma2 >= 0)):
+    if shape != y.shape:
+        raise ShapeError(f"noise_var {np.shape(noise_var)} / err_var {np.shape(err_var)} do not "
+                         f"broadcast to {y.shape}")
+    # float32 arithmetic (the outputs are complex64 / float32), few full-size temporaries
+    with np.errstate(over="ignore", invalid="ignore"):
+        nv = nv.astype(np.float32)
+        sigma2 = np.add(nv, ev if es == 1.0 else np.float32(es) * ev, dtype=np.float32)   # broadcastable to y
+        lo, hi = (float(sigma2.min()), float(sigma2.max())) if sigma2.size else (0.0, 0.0)
+    if not (lo >= 0 and np.isfinite(hi)):                 # NaN fails both comparisons
         raise ShapeError("noise_var and err_var must be finite and >= 0")
-    h2 = np.abs(h).astype(np.float64) ** 2
+    h = h.astype(np.complex64, copy=False)
+    y = y.astype(np.complex64, copy=False)
+    hr, hi_ = h.real, h.imag
+    h2 = hr * hr
+    h2 += hi_ * hi_                                       # |h|^2, float32
     if kind == "zf" or unbiased:
-        x = y / np.where(h2 > _TINY, h, _TINY)
-        nv_eff = sigma2 / np.maximum(h2, _TINY)
+        den = np.maximum(h2, np.float32(_TINY), out=h2)
     else:
-        den = np.maximum(h2 + sigma2 / es, _TINY)
-        x = np.conj(h) * y / den
-        nv_eff = sigma2 / den
-    return x.astype(np.complex64), nv_eff.astype(np.float32)
+        den = np.add(h2, sigma2 / np.float32(es) if es != 1.0 else sigma2, out=h2)
+        np.maximum(den, np.float32(_TINY), out=den)
+    inv = np.reciprocal(den, out=den)                     # 1/|h|^2 (zf) or 1/(|h|^2 + sigma2/es)
+    x = np.conjugate(h, order="C")
+    x *= y                                                # h^* y
+    xv = x.view(np.float32).reshape(x.shape + (2,))      # real multiply of both parts
+    xv *= inv[..., None]
+    nv_eff = np.multiply(np.broadcast_to(sigma2, y.shape), inv, dtype=np.float32)
+    return x, nv_eff

@@ -25,9 +25,12 @@ def int_to_bits(value: int, width: int) -> np.ndarray:
 
 def bits_to_int(bits: np.ndarray) -> int:
     """(width,) bits MSB first -> int."""
+    b = np.asarray(bits).reshape(-1)
+    if b.size <= 62:                                   # one dot product (fits an int64)
+        return int(np.dot(b.astype(np.int64), np.left_shift(1, np.arange(b.size - 1, -1, -1, dtype=np.int64))))
     v = 0
-    for b in np.asarray(bits).reshape(-1):
-        v = (v << 1) | int(b)
+    for x in b:
+        v = (v << 1) | int(x)
     return v
 
 

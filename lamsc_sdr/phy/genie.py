@@ -1,5 +1,6 @@
 """Perfect-CSI oracles for :class:`FrameReceiver` (``truth=``) when the channel is known in closed form.
 
+:class:`ChannelTruth` covers any simulated :class:`~lamsc_sdr.channel.Channel` (one realization per burst).
 :class:`CfoTruth` covers a flat channel (gain ``h``, default 1: AWGN) with a carrier-frequency
 offset applied as ``r[n] = h x[n] exp(j (2 pi cfo n / fs + phase0))`` (``channel.apply_cfo`` with
 ``start=0``). The effective channel a receiver sees on an FFT window starting at absolute sample
@@ -43,3 +44,48 @@ class CfoTruth:
         a = np.mean(np.exp(2j * np.pi * df * np.arange(n) / self.fs))
         ramp = np.exp(2j * np.pi * g.used_k * (start - s0) / n)
         return (self.gain * a * np.exp(1j * phase)[:, None] * ramp[None, :]).astype(np.complex64)
+
+
+class ChannelTruth:
+    """Perfect CSI through a simulated :class:`lamsc_sdr.channel.Channel`, one realization per burst,
+    followed by a stream-wide CFO ``r[n] = y[n] exp(j (2 pi cfo n / fs + phase0))``.
+
+    Callable ``truth(start, window_starts, cfo_hz) -> (n_win, n_used) complex64`` (see
+    :class:`FrameReceiver`). Input: true_starts (n_frames,) stream index of each burst's first
+    input sample (its channel output ``y_b`` was added at the same index, ``y_b[0]`` there);
+    states: the ``ChannelState`` of each burst; cfo_hz, phase0: the stream CFO.
+
+    For the frame the receiver places at ``start`` (true start ``s0``) and its regularly spaced FFT
+    windows ``w_q`` (started ``b = timing_backoff`` samples early, ramp removed), the truth is
+    ``state.frequency_response`` of the symbols whose CP began at ``w_0 - start - (cp - b)`` in the
+    burst, at channel-output index ``w_0 - s0 - (cp - b)`` with ``fft_offset=b`` -- which carries the
+    timing error ``start - s0`` (filter delay included) as a linear phase -- times ``exp(2j pi k b / N)``
+    (the receiver's de-ramp), times the residual-CFO phase and loss of :class:`CfoTruth`.
+    """
+
+    def __init__(self, true_starts, states, cfo_hz: float, frame_cfg: FrameConfig, phase0: float = 0.0):
+        order = np.argsort(np.asarray(true_starts, np.int64))
+        self.true_starts = np.asarray(true_starts, np.int64)[order]
+        self.states = [states[i] for i in order]
+        self.cfo_hz, self.phase0 = float(cfo_hz), float(phase0)
+        self.cfg = frame_cfg
+        self.grid = frame_cfg.grid
+        self.fs = frame_cfg.sample_rate
+        self.backoff = min(frame_cfg.timing_backoff, self.grid.cp_len // 2)
+        self.deramp = np.exp(2j * np.pi * self.grid.used_k * self.backoff / self.grid.fft_size)
+
+    def __call__(self, start: int, window_starts: np.ndarray, cfo_hz: float) -> np.ndarray:
+        g, b = self.grid, self.backoff
+        n = g.fft_size
+        w = np.asarray(window_starts, np.int64)
+        if w.size > 1 and np.any(np.diff(w) != g.symbol_len):
+            raise ValueError("ChannelTruth: window starts must be consecutive OFDM symbols")
+        i = int(np.argmin(np.abs(self.true_starts - start)))
+        s0, st = int(self.true_starts[i]), self.states[i]
+        lead = g.cp_len - b                                   # window start -> its symbol's CP start
+        h = st.frequency_response(g, int(w[0]) - lead - s0, w.size, tx_start=int(w[0]) - lead - int(start),
+                                  fft_offset=b) * self.deramp[None, :]
+        df = self.cfo_hz - cfo_hz
+        phase = 2 * np.pi * df * w / self.fs + 2 * np.pi * cfo_hz * start / self.fs + self.phase0
+        a = np.mean(np.exp(2j * np.pi * df * np.arange(n) / self.fs))
+        return (a * np.exp(1j * phase)[:, None] * h).astype(np.complex64)

@@ -14,12 +14,12 @@ from ..errors import ConfigError
 class SemanticTrainConfig:
     """How ``lamsc train semantic`` trains the DeepSC-style codec (crossed training)."""
 
-    steps: int = 3000                 # optimizer steps in total (semantic + channel phases)
-    batch_size: int = 96              # sentences per step
-    lr: float = 1e-3                  # AdamW peak learning rate (linear warm-up, cosine decay)
+    steps: int = 2800                 # optimizer steps in total (semantic + channel phases)
+    batch_size: int = 80              # sentences per step
+    lr: float = 1.5e-3                 # AdamW peak learning rate (linear warm-up, cosine decay)
     warmup_steps: int = 200
     weight_decay: float = 0.01
-    semantic_phase_steps: int = 300   # crossed training: semantic enc/dec trained, channel frozen ...
+    semantic_phase_steps: int = 400   # crossed training: semantic enc/dec trained, channel frozen ...
     channel_phase_steps: int = 100    # ... then channel enc/dec (CE - mi_weight * MINE) trained, semantic frozen
     mi_weight: float = 0.05           # weight of the MINE mutual-information term in the channel phase
     mine_hidden: int = 64             # MINE statistics network width
@@ -32,8 +32,8 @@ class SemanticTrainConfig:
     holdout_permille: int = 10        # sentences with sha256 % 1000 < this are held out (never trained on)
     max_sentences: int = 0            # 0 = the whole corpus
     log_every: int = 50
-    save_every: int = 500             # write OUT.partial every so many steps (0 = never)
-    num_threads: int = 2
+    save_every: int = 400             # write OUT.partial every so many steps (0 = never)
+    num_threads: int = 1
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -63,10 +63,10 @@ class SemanticConfig:
     max_tokens: int = 48              # tokens per segment; longer texts are segmented
     d_model: int = 128
     n_heads: int = 4
-    n_enc_layers: int = 3
+    n_enc_layers: int = 2
     n_dec_layers: int = 3
     d_ff: int = 384
-    dropout: float = 0.1
+    dropout: float = 0.0
     symbols_per_token: int = 8        # complex symbols per token (16 reals, as DeepSC)
     train: SemanticTrainConfig = field(default_factory=SemanticTrainConfig)
 

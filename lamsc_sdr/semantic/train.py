@@ -135,11 +135,16 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
         sentences = sentences[:tc.max_sentences]
     train, held = split_corpus(sentences, tc.holdout_permille)
     log.info("corpus %s: %d sentences, %d train, %d held out", corpus, len(sentences), len(train), len(held))
+    if not train:
+        raise ConfigError(f"corpus {corpus}: every sentence is held out by semantic.train.holdout_permille="
+                          f"{tc.holdout_permille}; nothing to train on")
     tok = train_tokenizer(train, cfg.vocab_size, cfg.lowercase)
     if tok.vocab_size != cfg.vocab_size:
         log.warning("tokenizer learned %d tokens (< vocab_size %d: small corpus)", tok.vocab_size, cfg.vocab_size)
     seqs = [s for s in tok.encode_batch(train) if 0 < len(s) <= cfg.max_tokens]
     held_seqs = [s for s in tok.encode_batch(held[:512]) if 0 < len(s) <= cfg.max_tokens]
+    if not seqs:
+        raise ConfigError(f"no training sentence fits semantic.max_tokens={cfg.max_tokens} tokens")
     lengths = np.array([len(s) for s in seqs])
     log.info("tokenizer %s (%d tokens) in %.1f s; mean %.1f tokens/sentence", tok.digest, tok.vocab_size,
              time.time() - t0, lengths.mean())
@@ -200,7 +205,7 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
             rec = {"step": step + 1, "phase": phase, "ce": acc_ce / acc_n, "mi_nats": acc_mi / acc_n,
                    "token_acc": acc_tok / acc_n, "lr": opt.param_groups[0]["lr"],
                    "elapsed_s": round(time.time() - t0, 1)}
-            if (step + 1) % (tc.log_every * 10) == 0 or step + 1 == tc.steps:
+            if held_seqs and ((step + 1) % (tc.log_every * 10) == 0 or step + 1 == tc.steps):
                 egen = torch.Generator().manual_seed(seed + 1)
                 rec["heldout_acc_awgn6"] = evaluate_tokens(model, held_seqs[:256], tok.pad_id, 6.0, False, 1.0, egen)
                 rec["heldout_acc_rayleigh10"] = evaluate_tokens(model, held_seqs[:256], tok.pad_id, 10.0, True, 1.0, egen)
