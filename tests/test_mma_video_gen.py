@@ -21,7 +21,7 @@ def test_gallery_retrieval_real_embeddings(tmp_path):
 
 def test_slideshow_video_and_video_describer(tmp_path):
     cfg = MMAConfig(video_frames=2, video_seconds=2.0, video_fps=6)
-    text = 'A rocket on the launch pad at night. Later: a cat with green eyes. A voice says: "lift off"'
+    text = 'A rocket on the launch pad at night. Later: a cat with green eyes. A voice says: "the rocket is ready for launch"'
     res = make_text_to_media("video", cfg).render(text, tmp_path / "clip.mp4")
     assert res.offline_fallback and [m["match"] for m in res.details["matches"]] == ["rocket", "cat"]
     assert detect_modality(res.path) == "video"
@@ -31,8 +31,8 @@ def test_slideshow_video_and_video_describer(tmp_path):
     info = read_video(res.path, 2)
     assert info["frames"].shape[0] == 2 and info["frames"].dtype == np.uint8 and info["has_audio"]
     back = make_media_to_text("video", cfg).describe(res.path)
-    heard = "".join(ch for ch in back.details["transcript"].lower() if ch.isalpha())
-    assert "video" in back.text and "lift" in heard, back.details["transcript"]   # "lift off"/"liftoff"
+    from lamsc_sdr.mma.metrics import wer        # piper samples noise: speech varies run to run
+    assert "video" in back.text and wer("the rocket is ready for launch", back.details["transcript"]) <= 0.34
     assert len(back.details["frame_texts"]) == 2
 
 

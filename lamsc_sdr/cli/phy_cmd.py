@@ -22,24 +22,39 @@ def _write(args, payload, cfg) -> None:
 
 
 def _eval_phy(args) -> int:
+    from ..channel.profiles import PROFILE_NAMES, canonical_name
     from ..errors import ConfigError
+    from ..estimation import KINDS
     from ..phy.evaluate import ber_curve
     from ..phy.qam import bits_per_symbol
-    if args.channel != "awgn":
-        raise ConfigError(f"--channel: eval phy supports 'awgn' (closed-form reference), got {args.channel!r}")
+    channel = canonical_name(args.channel)
+    if channel not in PROFILE_NAMES:
+        raise ConfigError(f"--channel: unknown channel profile {args.channel!r}; known: {', '.join(PROFILE_NAMES)}")
+    csi = tuple(c.strip() for c in (args.csi or ("perfect,ls" if channel == "awgn" else "perfect,ls,lmmse")).split(","))
+    bad = [c for c in csi if c not in KINDS or c == "cgan"]
+    if bad or not csi:
+        raise ConfigError(f"--csi: {bad} not among perfect, ls, lmmse, lmmse-mismatched")
+    if not args.doppler >= 0:
+        raise ConfigError(f"--doppler: must be >= 0 Hz, got {args.doppler}")
     bits_per_symbol(args.modulation)
     cfg = run_config(args)
-    rows = ber_curve(cfg.frame, args.modulation, parse_range(args.snr), args.frames, _rng(cfg),
-                     cfo_max_hz=args.cfo_max)
-    payload = {"channel": args.channel, "modulation": args.modulation, "cfo_max_hz": args.cfo_max,
+    rows = ber_curve(cfg.frame, args.modulation, parse_range(args.snr), args.frames, _rng(cfg), csi=csi,
+                     cfo_max_hz=args.cfo_max, channel=channel, doppler_hz=args.doppler,
+                     delay_spread_ns=args.delay_spread)
+    payload = {"channel": channel, "modulation": args.modulation, "cfo_max_hz": args.cfo_max,
                "results": rows}
+    if channel != "awgn":
+        payload.update(doppler_hz=args.doppler, delay_spread_ns=args.delay_spread,
+                       fading="one realization per frame" + (" (Jakes)" if args.doppler else " (block)"),
+                       ber_theory="Rayleigh closed form (perfect CSI, per-RE CN(0,1) channel)"
+                       if any(r["ber_theory"] is not None for r in rows) else None)
     _write(args, payload, cfg)
     if args.plot:
-        _plot_ber(rows, args.modulation, args.plot)
+        _plot_ber(rows, args.modulation, args.plot, channel)
     return 0
 
 
-def _plot_ber(rows, modulation, path) -> None:
+def _plot_ber(rows, modulation, path, channel="awgn") -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -47,11 +62,12 @@ def _plot_ber(rows, modulation, path) -> None:
     for kind in sorted({r["csi"] for r in rows}):
         rr = [r for r in rows if r["csi"] == kind]
         ax.semilogy([r["snr_db"] for r in rr], [max(r["ber"], 1e-7) for r in rr], "o-", label=f"{kind} CSI")
-    rr = [r for r in rows if r["csi"] == rows[0]["csi"]]
-    ax.semilogy([r["snr_db"] for r in rr], [r["ber_theory"] for r in rr], "k--", label="closed form")
+    rr = [r for r in rows if r["csi"] == rows[0]["csi"] and r["ber_theory"] is not None]
+    if rr:
+        ax.semilogy([r["snr_db"] for r in rr], [r["ber_theory"] for r in rr], "k--", label="closed form")
     ax.set_xlabel("Es/N0 [dB]")
     ax.set_ylabel("BER (uncoded)")
-    ax.set_title(f"{modulation.upper()} through the full OFDM frame, AWGN + CFO")
+    ax.set_title(f"{modulation.upper()} through the full OFDM frame, {channel} + CFO")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -100,10 +116,15 @@ def _bench_phy(args) -> int:
 
 
 def register(groups) -> None:
-    p = groups["eval"].add_parser("phy", help="uncoded BER through the whole frame vs SNR (perfect and LS CSI)")
+    p = groups["eval"].add_parser("phy", help="uncoded BER through the whole frame vs SNR (perfect, LS, LMMSE CSI)")
     add_config_args(p)
     add_json_arg(p)
-    p.add_argument("--channel", default="awgn")
+    p.add_argument("--channel", default="awgn", help="awgn or a fading profile (rayleigh, lammsc, epa, tdl-a, ...): "
+                   "one realization per frame")
+    p.add_argument("--csi", default=None, help="comma list of perfect,ls,lmmse,lmmse-mismatched "
+                   "(default perfect,ls for awgn, perfect,ls,lmmse otherwise)")
+    p.add_argument("--doppler", type=float, default=0.0, help="max Doppler (Hz) of fading channels; 0 = block fading")
+    p.add_argument("--delay-spread", type=float, default=100.0, help="TDL-A..E delay spread (ns)")
     p.add_argument("--modulation", default="qpsk", help="bpsk|qpsk|16qam|64qam")
     p.add_argument("--snr", default="0:12:2", help="Es/N0 dB: START:STOP:STEP or a comma list")
     p.add_argument("--frames", type=int, default=50, help="frames per SNR and CSI kind")

@@ -43,15 +43,19 @@ def _eval_text(args) -> int:
 
     from ..provenance import write_json
     from ..semantic.codec import SemanticCodec
-    from ..semantic.evaluate import GridLink, SymbolLink, evaluate_text, plot_results
+    from ..semantic.evaluate import FrameLink, GridLink, SymbolLink, evaluate_text, plot_results
 
     cfg = run_config(args)
     codec = SemanticCodec.load(args.checkpoint or cfg.semantic.checkpoint)
     sentences = _read_sentences(args.sentences, args.n)
     snrs = parse_range(args.snr)
     est = args.estimator or cfg.estimator.kind
-    link = (SymbolLink(args.channel, est) if args.level == "symbol"
-            else GridLink(cfg.frame, args.channel, est))
+    if args.level == "symbol":
+        link = SymbolLink(args.channel, est)
+    elif args.level == "grid":
+        link = GridLink(cfg.frame, args.channel, est)
+    else:
+        link = FrameLink(cfg.frame, args.channel, est)
     rng = np.random.default_rng(cfg.seed)
     rows = evaluate_text(codec, sentences, link, snrs, rng, threshold=args.threshold)
     payload = {"results": rows, "level": args.level, "channel": args.channel, "estimator": est,
@@ -90,8 +94,9 @@ def register(groups) -> None:
     e.add_argument("--channel", default="awgn", help="awgn | rayleigh | a profile name (tdl-a, epa, ...)")
     e.add_argument("--snr", default="0:18:3", help="SNR range START:STOP:STEP or list (dB)")
     e.add_argument("--estimator", choices=["perfect", "ls", "lmmse"], help="default: the config's")
-    e.add_argument("--level", choices=["grid", "symbol"], default="grid",
-                   help="grid: OFDM slots + pilots + estimator (default); symbol: per-symbol model")
+    e.add_argument("--level", choices=["frame", "grid", "symbol"], default="frame",
+                   help="frame: full OFDM frame chain (default); grid: OFDM slots + pilots + estimator, "
+                        "no sync; symbol: per-symbol model")
     e.add_argument("--threshold", type=float, default=0.6, help="similarity threshold of 'accuracy'")
     e.add_argument("--n", type=int, help="use the first N sentences")
     e.add_argument("--checkpoint", help="semantic checkpoint (default: config's, else shipped)")

@@ -382,7 +382,7 @@ class FrameReceiver:
         pos_a = np.concatenate(pos_list)                                      # absolute window starts
         # per-window CFO phase (zero at the frame start) and the backoff ramp, on used bins only
         ph = np.exp(-2j * np.pi * rel_ph / n).astype(np.complex64)
-        y = sfft.fft(win, axis=-1, norm="ortho", overwrite_x=True)[:, g.used_bins]
+        y = np.take(sfft.fft(win, axis=-1, norm="ortho", overwrite_x=True), g.used_bins, axis=1)
         y *= ph[:, None]
         y *= lay.deramp
         y = y.reshape(-1, g.n_symbols, g.n_used)                              # (S, T, F)
@@ -394,6 +394,9 @@ class FrameReceiver:
         x_hat, nv_eff = self._equalize(y, h_hat, err, nv, kind=self.equalizer,
                                        **({"unbiased": True} if self.equalizer == "mmse" else {}))
         t, f = pp.data_index
+        didx = t * g.n_used + f                                               # data REs, row-major
+        xd = np.take(x_hat.reshape(len(x_hat), -1), didx, axis=1)             # (S, n_data)
+        vd = np.take(nv_eff.reshape(len(nv_eff), -1), didx, axis=1)
         digital = []
         s0 = 0
         for rx, n_slots, _, _ in todo:
@@ -401,8 +404,8 @@ class FrameReceiver:
             s0 += n_slots
             rx.grid, rx.h_hat = y[sl], h_hat[sl]
             rx.h_true = None if h_true is None else h_true[sl]
-            d = x_hat[sl][:, t, f].reshape(-1)
-            v = nv_eff[sl][:, t, f].reshape(-1)
+            d = xd[sl].reshape(-1)
+            v = vd[sl].reshape(-1)
             hd = rx.header
             if hd.payload_kind == "analog":
                 rx.symbols, rx.noise_var = d[: hd.payload_len], v[: hd.payload_len]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ShapeError
 from .config import FrameConfig
 
 
@@ -79,7 +80,7 @@ class ChannelTruth:
         n = g.fft_size
         w = np.asarray(window_starts, np.int64)
         if w.size > 1 and np.any(np.diff(w) != g.symbol_len):
-            raise ValueError("ChannelTruth: window starts must be consecutive OFDM symbols")
+            raise ShapeError("ChannelTruth: window starts must be consecutive OFDM symbols")
         i = int(np.argmin(np.abs(self.true_starts - start)))
         s0, st = int(self.true_starts[i]), self.states[i]
         lead = g.cp_len - b                                   # window start -> its symbol's CP start

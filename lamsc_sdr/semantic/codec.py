@@ -210,14 +210,20 @@ class SemanticCodec:
                 out[i] = _interleave(xc[b, :len(seqs[i])], k)
         return out  # type: ignore[return-value]
 
-    def decode(self, symbols_list: Sequence[np.ndarray], noise_var_list: Sequence) -> list[str]:
+    def decode(self, symbols_list: Sequence[np.ndarray], noise_var_list: Sequence,
+               equalizer: str = "unbiased") -> list[str]:
         """Equalized symbols + noise variance -> texts.
 
         Input: symbols_list[i] (n_i,) complex, n_i a multiple of ``symbols_per_token`` and at most
         ``symbols_per_segment``; noise_var_list[i] a float or (n_i,) float (per-symbol noise
-        variance after unbiased equalization, e.g. ``(err_var + N0) / |h_hat|^2``).
+        variance). ``equalizer="unbiased"`` (default): ``x_hat = x + noise`` as from ZF or
+        ``estimation.equalize(..., unbiased=True)``, nv = ``(err_var + N0) / |h_hat|^2``;
+        ``"mmse"``: the biased LMMSE output of ``estimation.equalize(kind="mmse")`` (gain
+        ``g = 1 - nv``), converted here to the unbiased form (``x_hat / g``, ``nv / g``).
         Output: list of decoded (normalized) texts; empty symbols -> "".
         """
+        if equalizer not in ("unbiased", "mmse"):
+            raise ShapeError(f"equalizer must be 'unbiased' or 'mmse', got {equalizer!r}")
         import torch
 
         if len(symbols_list) != len(noise_var_list):
@@ -234,6 +240,9 @@ class SemanticCodec:
             nv = np.broadcast_to(np.asarray(nv, dtype=np.float64), z.shape)
             if not (np.all(np.isfinite(z)) and np.all(np.isfinite(nv))) or np.any(nv < 0):
                 raise ShapeError(f"symbols_list[{i}] / noise_var_list[{i}] hold NaN/Inf or negative variance")
+            if equalizer == "mmse":
+                g = np.clip(1.0 - nv, 1e-6, 1.0)
+                z, nv = z / g, nv / g
             ys.append(_deinterleave(z.astype(np.complex64), k))                 # (n_tok, k)
             nvs.append(_deinterleave(nv.astype(np.float32), k))
         out = [""] * len(ys)
