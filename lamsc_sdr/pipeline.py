@@ -194,43 +194,39 @@ class Link:
     def prepare(self, paths) -> list[MessageReport]:
         return [self.sender.prepare(p, i + 1) for i, p in enumerate(paths)]
 
-    def transmit(self, reports: list[MessageReport], *, truth=None) -> dict:
-        """Carry every report's ``semantics_sent`` over the radio; fills text_received etc."""
-        from .transport import Reassembler, Sender as FrameSender, make_receiver, receive_stream
+    def transmit(self, reports: list[MessageReport], *, perfect_csi: bool = False, record=None) -> dict:
+        """Carry every report's ``semantics_sent`` over the radio; fills text_received, frames,
+        channel uses. Returns the frame counts ``{sent, detected, crc_ok, lost, ...}``.
+
+        ``perfect_csi``: hand the receiver the true channel (simulated radios only).
+        ``record``: SigMF base path for the received stream (with the transmitted reference).
+        """
+        from .transport import run_link
+        if not reports:
+            return {"sent": 0, "detected": 0, "crc_ok": 0, "lost": 0}
         cfg = self.cfg
-        codec = self.st.codec
-        fsender = FrameSender(cfg.frame, "semantic", codec)
+        keep: dict = {}
         t0 = time.perf_counter()
-        plan = fsender.plan([r.semantics_sent for r in reports], first_id=reports[0].message_id if reports else 1,
-                            modalities=[MODALITY_CODE[r.modality] for r in reports])
-        enc_s = time.perf_counter() - t0
-        self.plan = plan
-        for r in reports:
-            mine = [f for f in plan.frames if f.header.message_id == r.message_id]
+        codec = self.st.codec
+        load_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = run_link(self.radio(), cfg, [r.semantics_sent for r in reports], record=record, codec="semantic",
+                       semantic=codec, modalities=[MODALITY_CODE[r.modality] for r in reports],
+                       first_id=reports[0].message_id, keep=keep,
+                       truth=(lambda radio, plan: sim_truth(radio, plan, cfg.frame)) if perfect_csi else None)
+        link_s = time.perf_counter() - t0
+        self.frames, self.plan = keep["frames"], keep["plan"]
+        n = len(reports)
+        for r, m in zip(reports, res["messages"]):
+            mine = [f for f in self.plan.frames if f.header.message_id == r.message_id]
             r.frames = len(mine)
             r.channel_uses = int(sum(f.symbols.size for f in mine))
             r.frame_samples = int(sum(f.length for f in mine))
-            r.stage_seconds["sc_encode_and_frame"] = enc_s / max(len(reports), 1)
-        receiver = make_receiver(cfg, "semantic")
-        reasm = Reassembler("semantic", codec)
-        radio = self.radio()
-        ids = [r.message_id for r in reports]
-        chunk = int(getattr(cfg.radio, "rx_chunk", 65536))
-        t0 = time.perf_counter()
-        radio.tx(plan.iq)
-        frames, _ = receive_stream(radio, receiver, chunk=chunk, max_samples=plan.iq.size + 4 * chunk,
-                                   on_frame=reasm.add, until=lambda: all(reasm.complete(i) for i in ids))
-        rx_s = time.perf_counter() - t0
-        self.frames = frames
-        t0 = time.perf_counter()
-        for r in reports:
-            r.text_received = reasm.text(r.message_id)
-            r.stage_seconds["radio_and_phy_rx"] = rx_s / max(len(reports), 1)
-        dec_s = time.perf_counter() - t0
-        for r in reports:
-            r.stage_seconds["sc_decode"] = dec_s / max(len(reports), 1)
-        st = receiver.stats
-        return {"sent": len(plan.frames), "detected": st.detected, "crc_ok": st.crc_ok, "lost": st.lost}
+            r.text_received = m["text_received"]
+            # encode, framing, radio, PHY receive and decode run as one batch for all messages
+            r.stage_seconds["sc_and_phy_link"] = link_s / n + load_s / n
+        self.link_result = res
+        return res["frames"]
 
     def run(self, paths, out_dir: str | Path | None = None, describe_back: bool = True) -> dict:
         reports = self.prepare(paths)
@@ -239,6 +235,14 @@ class Link:
             self.receiver.finish(r, Path(out_dir) if out_dir else None, describe_back)
         score(reports)
         return {"frames": frames, "messages": [r.to_dict() for r in reports]}
+
+
+def sim_truth(radio, plan, frame_cfg):
+    """Perfect-CSI oracle for a simulated radio; other radios cannot know their channel."""
+    if not getattr(radio, "bursts", None):
+        raise ConfigError(f"perfect CSI needs the sim radio (it knows its channel); got {radio.backend!r}")
+    from .phy.genie import sim_radio_truth
+    return sim_radio_truth(radio, plan, frame_cfg)
 
 
 def score(reports: list[MessageReport]) -> None:

@@ -205,16 +205,17 @@ def annotate(recorder, fr: RxFrame, frame_cfg: FrameConfig) -> None:
 
 def receive_stream(radio, receiver: FrameReceiver, *, chunk: int, max_samples: int,
                    until: Callable[[], bool] | None = None, recorder=None,
-                   on_frame: Callable[[RxFrame], None] | None = None, exhausted: Callable[[], bool] | None = None
-                   ) -> tuple[list[RxFrame], int]:
+                   on_frame: Callable[[RxFrame], None] | None = None, exhausted: Callable[[], bool] | None = None,
+                   truth=None) -> tuple[list[RxFrame], int]:
     """Read ``chunk`` samples at a time into ``receiver`` until ``until()``, ``exhausted()`` or
-    ``max_samples``. Returns (frames, samples read). Each frame is annotated on ``recorder``."""
+    ``max_samples``. Returns (frames, samples read). Each frame is annotated on ``recorder``.
+    ``truth``: perfect-CSI oracle handed to ``FrameReceiver.push`` (simulated radios only)."""
     frames: list[RxFrame] = []
     read = 0
     while read < max_samples:
         y = radio.rx(chunk)
         read += y.size
-        for fr in receiver.push(y):
+        for fr in receiver.push(y, truth=truth):
             frames.append(fr)
             if recorder is not None:
                 annotate(recorder, fr, receiver.cfg)
@@ -299,16 +300,22 @@ def save_frames_npz(path: Path, frames: list[RxFrame], plan: TxPlan | None) -> N
 
 
 def run_link(radio, run_cfg, texts: list[str], *, record: str | Path | None = None, codec: str = "digital",
-             max_samples: int | None = None, chunk: int | None = None, calibration: dict | None = None) -> dict:
+             max_samples: int | None = None, chunk: int | None = None, calibration: dict | None = None,
+             semantic=None, modalities: list[int] | None = None, first_id: int = 1, truth=None,
+             keep: dict | None = None) -> dict:
     """Send ``texts`` and receive them on ``radio`` in one process; returns the results dict.
 
     ``record``: SigMF base path for the received stream (+ reference + frames npz alongside).
     ``max_samples``: receive budget (default: the planned stream plus 4 chunks; 20x for cyclic TX).
+    ``semantic``: an already loaded SemanticCodec (default: load the config's); ``modalities``:
+    header modality per message; ``truth``: ``truth(radio, plan) -> callable or None``, the
+    perfect-CSI oracle once the burst is on the air; ``keep``: a dict that receives ``plan``,
+    ``frames``, ``receiver`` and ``reassembler`` for callers that need more than the JSON.
     """
     from .captures.sigmf_io import SigMFRecorder, base_path
-    semantic = load_semantic(codec, run_cfg)
+    semantic = semantic if semantic is not None else load_semantic(codec, run_cfg)
     sender = Sender(run_cfg.frame, codec, semantic)
-    plan = sender.plan(texts)
+    plan = sender.plan(texts, first_id=first_id, modalities=modalities)
     receiver = make_receiver(run_cfg, codec)
     reasm = Reassembler(codec, semantic)
     chunk = int(chunk or run_cfg.radio.rx_chunk)
@@ -328,10 +335,13 @@ def run_link(radio, run_cfg, texts: list[str], *, record: str | Path | None = No
     try:
         radio.tx(plan.iq)
         frames, read = receive_stream(radio, receiver, chunk=chunk, max_samples=budget, recorder=recorder,
-                                      on_frame=reasm.add, until=lambda: all(reasm.complete(i) for i in ids))
+                                      on_frame=reasm.add, until=lambda: all(reasm.complete(i) for i in ids),
+                                      truth=truth(radio, plan) if truth is not None else None)
     finally:
         if recorder is not None:
             recorder.close()
+    if keep is not None:
+        keep.update(plan=plan, frames=frames, receiver=receiver, reassembler=reasm)
     res = results(plan.messages, frames, reasm, len(plan.frames), read, receiver.stats)
     if record:
         save_frames_npz(base.with_name(base.name + ".frames.npz"), frames, plan)

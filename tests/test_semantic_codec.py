@@ -150,7 +150,7 @@ def test_cli_eval_text_and_bench(tiny, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
     systems = {row["system"] for row in res["results"]}
-    assert {"semantic", "baseline"} <= systems and res["level"] == "grid"
+    assert {"semantic", "baseline"} <= systems and res["level"] == "frame"
     for row in res["results"]:
         assert {"snr_db", "bleu1", "bleu4", "similarity", "accuracy", "channel_uses"} <= set(row)
     base = [row for row in res["results"] if row["system"] == "baseline"][0]
@@ -176,3 +176,14 @@ def test_shipped_checkpoint_goal_awgn_6db():
                          reference_mcs=None)
     sem = rows[0]
     assert sem["bleu1"] >= 0.90 and sem["similarity"] >= 0.90 and sem["accuracy"] >= 0.95
+
+
+def test_grid_and_symbol_links_return_symbols_and_variances(rng):
+    from lamsc_sdr.semantic.evaluate import GridLink, SymbolLink
+    cfg = load_config(None)
+    z = [np.ones(40, np.complex64), np.zeros(0, np.complex64), np.full(700, 1j, np.complex64)]
+    for link in (GridLink(cfg.frame, "awgn", "perfect"), SymbolLink("awgn", "perfect")):
+        y, nv = link(z, 30.0, rng)
+        assert [a.shape for a in y] == [(40,), (0,), (700,)]
+        assert np.allclose(y[0], 1, atol=0.2) and np.allclose(y[2], 1j, atol=0.2)
+        assert np.allclose(nv[0], 1e-3, rtol=0.05)

@@ -90,3 +90,60 @@ class ChannelTruth:
         phase = 2 * np.pi * df * w / self.fs + 2 * np.pi * cfo_hz * start / self.fs + self.phase0
         a = np.mean(np.exp(2j * np.pi * df * np.arange(n) / self.fs))
         return (a * np.exp(1j * phase)[:, None] * h).astype(np.complex64)
+
+
+class SimRadioTruth:
+    """Perfect CSI for frames sent through a :class:`~lamsc_sdr.radio.sim.SimRadio`.
+
+    A SimRadio sends each ``tx()`` call (a planned stream of many frames) through one channel
+    realization whose CFO has zero phase at the burst's first output sample after the timing
+    offset (``rx_start + timing_offset``), scaled by the radio's TX and RX gains. This maps each
+    detected frame to its burst and frame offset, then evaluates the burst's
+    ``ChannelState.frequency_response`` exactly as :class:`ChannelTruth` does for one-frame bursts.
+
+    Input: bursts: the radio's ``SimBurst`` list; frame_offsets: per burst, the start samples of
+    its frames within the transmitted stream (``TxPlan.frames[i].start``); gain: amplitude of
+    the radio's gains (1 at the reference gains).
+    """
+
+    def __init__(self, bursts, frame_offsets, frame_cfg: FrameConfig, gain: float = 1.0):
+        starts, owners, offs = [], [], []
+        for b, fo in zip(bursts, frame_offsets):
+            for f in fo:
+                starts.append(b.rx_start + int(f))
+                owners.append(b)
+                offs.append(int(f))
+        order = np.argsort(starts)
+        self.true_starts = np.asarray(starts, np.int64)[order]
+        self.owners = [owners[i] for i in order]
+        self.offsets = [offs[i] for i in order]
+        self.grid = frame_cfg.grid
+        self.fs = frame_cfg.sample_rate
+        self.gain = float(gain)
+        self.backoff = min(frame_cfg.timing_backoff, self.grid.cp_len // 2)
+        self.deramp = np.exp(2j * np.pi * self.grid.used_k * self.backoff / self.grid.fft_size)
+
+    def __call__(self, start: int, window_starts: np.ndarray, cfo_hz: float) -> np.ndarray:
+        g, b = self.grid, self.backoff
+        w = np.asarray(window_starts, np.int64)
+        if self.true_starts.size == 0:
+            raise ShapeError("SimRadioTruth: no transmitted frames to take the truth from")
+        i = int(np.argmin(np.abs(self.true_starts - start)))
+        burst, f = self.owners[i], self.offsets[i]
+        st = burst.state
+        lead = g.cp_len - b
+        h = st.frequency_response(g, int(w[0]) - lead - burst.rx_start, w.size,
+                                  tx_start=int(w[0]) - lead - int(start) + f, fft_offset=b) * self.deramp[None, :]
+        true_cfo = float(st.cfo_hz)
+        phase0 = -2 * np.pi * true_cfo * (burst.rx_start + st.timing_offset) / self.fs
+        df = true_cfo - cfo_hz
+        phase = 2 * np.pi * df * w / self.fs + 2 * np.pi * cfo_hz * start / self.fs + phase0
+        a = np.mean(np.exp(2j * np.pi * df * np.arange(g.fft_size) / self.fs))
+        return (self.gain * a * np.exp(1j * phase)[:, None] * h).astype(np.complex64)
+
+
+def sim_radio_truth(radio, plan, frame_cfg: FrameConfig) -> SimRadioTruth:
+    """The oracle for the last ``plan`` a SimRadio sent (``plan.frames[i].start`` in its stream)."""
+    from ..radio.sim import RX_GAIN_REF_DB, TX_GAIN_REF_DB
+    gain = 10 ** ((radio.tx_gain - TX_GAIN_REF_DB) / 20) * 10 ** ((radio.rx_gain - RX_GAIN_REF_DB) / 20)
+    return SimRadioTruth(radio.bursts[-1:], [[fr.start for fr in plan.frames]], frame_cfg, gain)
