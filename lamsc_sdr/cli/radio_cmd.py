@@ -25,8 +25,11 @@ def _radio_args(p: argparse.ArgumentParser, record: bool = True) -> None:
     p.add_argument("--calibration", metavar="YAML", help="apply calibration/<device>.yaml to received samples")
     if record:
         p.add_argument("--record", metavar="PATH", help="record the received stream to SigMF (PATH.sigmf-meta)")
-    p.add_argument("--codec", choices=["digital", "semantic"], default="digital",
-                   help="digital: UTF-8 bits over QAM+FEC; semantic: the DeepSC codec's symbols")
+    p.add_argument("--codec", choices=["auto", "digital", "semantic", "lamsc"], default="auto",
+                   help="digital: UTF-8 bits over QAM+FEC; semantic: the DeepSC codec's symbols; lamsc: the "
+                        "whole LAM-MSC chain (media -> text -> LKB -> DeepSC -> ... -> media); auto (default): "
+                        "lamsc when a FILE is an image, audio or video file, else digital")
+    p.add_argument("--media-out", default="out/link", help="lamsc codec: folder for regenerated media (default out/link)")
 
 
 def _cfg(args):
@@ -75,10 +78,43 @@ def _finish(args, payload: dict, cfg) -> int:
 
 
 # --- commands --------------------------------------------------------------------------------
+def _codec(args) -> str:
+    """Resolve ``--codec auto``: the whole chain for media files, the digital link for text."""
+    if getattr(args, "codec", "auto") != "auto":
+        return args.codec
+    from ..mma import detect_modality
+    files = getattr(args, "files", None) or []
+    media = [f for f in files if Path(f).is_file() and detect_modality(f) != "text"]
+    return "lamsc" if media else "digital"
+
+
+def _lamsc_link(args, cfg) -> int:
+    from ..pipeline import Link
+    from ..radio import make_radio
+    file_radio = cfg.radio.backend == "sigmf-file"
+    with make_radio(cfg.radio, cfg, output=args.record if file_radio else None) as radio:
+        link = Link(cfg, radio)
+        reports = link.prepare(args.files)
+        frames = link.transmit(reports, record=None if file_radio else args.record)
+        for r in reports:
+            link.receiver.finish(r, Path(args.media_out))
+        from ..pipeline import score
+        score(reports)
+        res = {"frames": frames, "messages": [r.to_dict() for r in reports], "radio": radio.settings()}
+    for m in res["messages"]:
+        print(f"[{m['modality']}] {Path(m['source']).name}: sent {m['semantics_sent']!r}")
+        print(f"    received {m['text_received']!r} (similarity {m['similarity']:.3f}); for the receiver: "
+              f"{m['text_personalized']!r}" + (f"; media {m['media_out']}" if m["media_out"] else ""))
+    return _finish(args, {**res, "messages": [{**m, "text_sent": m["semantics_sent"]} for m in res["messages"]]}, cfg)
+
+
 def _link(args) -> int:
     from ..radio import make_radio
     from ..transport import run_link
     cfg = _cfg(args)
+    args.codec = _codec(args)
+    if args.codec == "lamsc":
+        return _lamsc_link(args, cfg)
     texts = _texts(args.files)
     with make_radio(cfg.radio, cfg, output=args.record if cfg.radio.backend == "sigmf-file" else None) as radio:
         log.info("link over %r", radio)
@@ -94,8 +130,19 @@ def _send(args) -> int:
     from ..transport import Sender, load_semantic, save_reference
     from ..captures.sigmf_io import base_path
     cfg = _cfg(args)
-    sender = Sender(cfg.frame, args.codec, load_semantic(args.codec, cfg))
-    plan = sender.plan(_texts(args.files))
+    args.codec = _codec(args)
+    if args.codec == "lamsc":
+        # The sender half of the chain: media -> description -> personalized semantics -> symbols.
+        from ..pipeline import MODALITY_CODE, Sender as MediaSender, Stages
+        stages = Stages(cfg)
+        reps = [MediaSender(stages).prepare(f, i + 1) for i, f in enumerate(args.files)]
+        for r in reps:
+            print(f"[{r.modality}] {Path(r.source).name}: {r.semantics_sent!r}")
+        sender = Sender(cfg.frame, "semantic", stages.codec)
+        plan = sender.plan([r.semantics_sent for r in reps], modalities=[MODALITY_CODE[r.modality] for r in reps])
+    else:
+        sender = Sender(cfg.frame, args.codec, load_semantic(args.codec, cfg))
+        plan = sender.plan(_texts(args.files))
     file_radio = cfg.radio.backend == "sigmf-file"
     with make_radio(cfg.radio, cfg, output=args.record if file_radio else None) as radio:
         if file_radio:
@@ -127,8 +174,10 @@ def _receive(args) -> int:
     from ..radio import make_radio
     from ..transport import Reassembler, load_semantic, make_receiver, receive_stream, results
     cfg = _cfg(args)
-    receiver = make_receiver(cfg, args.codec)
-    reasm = Reassembler(args.codec, load_semantic(args.codec, cfg))
+    lamsc = args.codec == "lamsc"      # a receiver has no files to look at: auto means digital here
+    codec = "semantic" if lamsc else ("digital" if args.codec == "auto" else args.codec)
+    receiver = make_receiver(cfg, codec)
+    reasm = Reassembler(codec, load_semantic(codec, cfg))
     chunk = cfg.radio.rx_chunk
     n = int(args.samples or args.duration * cfg.frame.sample_rate)
     with make_radio(cfg.radio, cfg) as radio:
@@ -139,7 +188,7 @@ def _receive(args) -> int:
                                 extra_global={"lamsc:config": cfg.to_dict(), "lamsc:backend": radio.backend,
                                               "lamsc:simulated": radio.backend in ("sim", "gnuradio", "replay"),
                                               "lamsc:calibration": _cal_dict(radio), "lamsc:rx_chunk": chunk,
-                                              "lamsc:codec": args.codec})
+                                              "lamsc:codec": codec})
             radio.record_to(rec)
         try:
             frames, read = receive_stream(radio, receiver, chunk=chunk, max_samples=n, recorder=rec,
@@ -150,9 +199,30 @@ def _receive(args) -> int:
                 rec.close()
     msgs = [{"message_id": m, "text": None} for m in sorted(reasm.counts)]
     res = results(msgs, frames, reasm, 0, read, receiver.stats)
+    if lamsc:
+        res["messages"] = _lamsc_receive(cfg, reasm, res["messages"], Path(args.media_out))
     if args.record:
         res["recording"] = str(base_path(args.record)) + ".sigmf-meta"
     return _finish(args, res, cfg)
+
+
+def _lamsc_receive(cfg, reasm, messages: list[dict], out: Path) -> list[dict]:
+    """The receiver half of the chain for each complete message: personalize, regenerate media."""
+    from ..pipeline import MODALITY_NAME, MessageReport, Receiver, Stages
+    stages = Stages(cfg, codec=reasm.semantic)
+    rcv = Receiver(stages)
+    outm = []
+    for m in messages:
+        segs = reasm.segments.get(m["message_id"], {})
+        modality = MODALITY_NAME.get(segs[min(segs)].header.modality, "text") if segs else "text"
+        rep = MessageReport(message_id=m["message_id"], modality=modality, source="(received)",
+                            text_received=m["text_received"])
+        rcv.finish(rep, out, describe_back=False)
+        print(f"[{modality}] message {rep.message_id}: {rep.text_received!r} -> {rep.text_personalized!r}"
+              + (f"; media {rep.media_out}" if rep.media_out else ""))
+        outm.append({**m, **{k: v for k, v in rep.to_dict().items() if k in
+                             ("modality", "text_personalized", "media_out", "labels", "stage_seconds")}})
+    return outm
 
 
 def _capture(args) -> int:

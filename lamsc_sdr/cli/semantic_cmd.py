@@ -81,7 +81,7 @@ def _bench(args) -> int:
     cfg = run_config(args)
     codec = SemanticCodec.load(args.checkpoint or cfg.semantic.checkpoint)
     sentences = _read_sentences(args.sentences, args.n) if args.sentences else None
-    res = bench_codec(codec, sentences, repeats=args.repeats)
+    res = bench_codec(codec, sentences, repeats=args.repeats, n=args.n)
     print(json.dumps(res, indent=2))
     if args.json:
         write_json(args.json, res, cfg)

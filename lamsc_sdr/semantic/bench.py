@@ -11,14 +11,15 @@ _FALLBACK = ["the commission has presented its proposal on the protection of the
              "i would like to thank the rapporteur for her excellent work."]
 
 
-def bench_codec(codec, sentences: list[str] | None = None, repeats: int = 3, batch: int = 64) -> dict:
+def bench_codec(codec, sentences: list[str] | None = None, repeats: int = 3, batch: int = 64,
+                n: int | None = None) -> dict:
     """Median latency of encode / decode of one sentence (torch on one thread), and sentences/s
     for batches of ``batch`` (one thread). Returns a dict of numbers (milliseconds, sentences/s)."""
     import torch
 
     if sentences is None:
         sentences = (_SAMPLE.read_text().splitlines()[:200] if _SAMPLE.is_file() else _FALLBACK * 50)
-    sentences = [s for s in sentences if codec.n_tokens(s) <= codec.max_tokens]
+    sentences = [s for s in sentences if codec.n_tokens(s) <= codec.max_tokens][:n]
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
