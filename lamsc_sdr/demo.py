@@ -143,7 +143,6 @@ def run_demo(cfg: RunConfig, out_dir: str | Path, explicit_config: bool = False,
     messages = [r.to_dict() for r in reports]
     for m in messages:
         m["media_in"] = m["source"]
-        m["frames"] = f"{m['frames']} frame(s)"
         m["bits_semantic"] = 64 * m["channel_uses"]
     plots = _phy_plots(link, out)
     plots.append(_size_plot([r.to_dict() for r in reports], out))

@@ -10,13 +10,17 @@ Generator input, per slot (C_in = 6, T, F), built by :func:`make_inputs`:
     5    log10(N0 / s^2) / 3               (constant plane: the noise level the net adapts to)
 with ``s = sqrt(mean |h_ls|^2 over the pilots)`` per slot, so the network is blind to the absolute
 gain (a capture's receive gain) and sees channels of about unit power. The output is multiplied
-back by ``s``. The generator predicts a correction added to the LS interpolation (residual).
+back by ``s``.
 
 Architecture (paper: three down-sampling conv blocks, two up-sampling deconv blocks, an output
-layer, LeakyReLU), U-Net skips; the 8 x 52 grid is zero-padded to a multiple of 8 (8 x 56)::
+layer, LeakyReLU), U-Net skips, optionally residual over the LS interpolation; the 8 x 52 grid is zero-padded to a multiple of 8 (8 x 56)::
 
-    (6, 8, 56) -conv s2-> (w, 4, 28) -conv s2-> (2w, 2, 14) -conv s2-> (4w, 1, 7)
+    (6, 8, 56) -conv s2-> (w, 4, 28) -conv s2-> (2w, 2, 14) -conv s2-> (4w, 1, 7) ++global mean
     -deconv s2-> (2w, 2, 14) ++skip -deconv s2-> (w, 4, 28) ++skip -output deconv s2-> (2, 8, 56)
+
+The down-sampling kernels are 3 x 5 (time x frequency) and the bottleneck is joined by its mean
+over the slot, so every output element can draw on all pilots of the slot (a 3 x 3 stack of three
+stride-2 layers sees only ~15 subcarriers, too few to average noise the way LMMSE does).
 
 Discriminator: four conv layers with ReLU on (condition, channel) = (6 + 2, T, F), the last one
 giving a patch of logits; trained with BCE-with-logits (the only sigmoid is inside the loss).
@@ -44,22 +48,25 @@ def _torch():
     return torch
 
 
-def build_models(width: int = 32, slope: float = 0.2):
+def build_models(width: int = 32, slope: float = 0.2, residual: bool = False):
     """Generator and discriminator modules (torch is imported here, not at module import)."""
     torch = _torch()
     nn = torch.nn
 
     class Generator(nn.Module):
-        """x: (B, 6, T, F) float32 -> (B, 2, T, F) float32 (channel correction, normalised)."""
+        """x: (B, 6, T, F) float32 -> (B, 2, T, F) float32: the normalised channel estimate
+        (``residual``: the network's output is added to the LS interpolation, input channels 0-1)."""
 
         def __init__(self):
             super().__init__()
             w = width
             act = lambda: nn.LeakyReLU(slope)  # noqa: E731
-            self.d1 = nn.Sequential(nn.Conv2d(N_IN, w, 3, 2, 1), act())
-            self.d2 = nn.Sequential(nn.Conv2d(w, 2 * w, 3, 2, 1), nn.BatchNorm2d(2 * w), act())
-            self.d3 = nn.Sequential(nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.BatchNorm2d(4 * w), act())
-            self.u1 = nn.Sequential(nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), act())
+            k, pd = (3, 5), (1, 2)                          # wider in frequency: receptive field
+            self.d1 = nn.Sequential(nn.Conv2d(N_IN, w, k, 2, pd), act())
+            self.d2 = nn.Sequential(nn.Conv2d(w, 2 * w, k, 2, pd), nn.BatchNorm2d(2 * w), act())
+            self.d3 = nn.Sequential(nn.Conv2d(2 * w, 4 * w, k, 2, pd), nn.BatchNorm2d(4 * w), act())
+            # bottleneck + its global mean (the whole slot's context, what LMMSE averages over)
+            self.u1 = nn.Sequential(nn.ConvTranspose2d(8 * w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), act())
             self.u2 = nn.Sequential(nn.ConvTranspose2d(4 * w, w, 4, 2, 1), nn.BatchNorm2d(w), act())
             self.out = nn.ConvTranspose2d(2 * w, 2, 4, 2, 1)
 
@@ -70,10 +77,12 @@ def build_models(width: int = 32, slope: float = 0.2):
             a = self.d1(xp)                                   # (B, w, T'/2, F'/2)
             b = self.d2(a)                                    # (B, 2w, T'/4, F'/4)
             c = self.d3(b)                                    # (B, 4w, T'/8, F'/8)
+            c = torch.cat([c, c.mean(dim=(2, 3), keepdim=True).expand_as(c)], 1)   # (B, 8w, T'/8, F'/8)
             u = self.u1(c)                                    # (B, 2w, T'/4, F'/4)
             u = self.u2(torch.cat([u, b], 1))                 # (B, w, T'/2, F'/2)
             o = self.out(torch.cat([u, a], 1))                # (B, 2, T', F')
-            return o[..., :t, :f]
+            o = o[..., :t, :f]
+            return o + x[:, 0:2] if residual else o
 
     class Discriminator(nn.Module):
         """(cond (B, 6, T, F), h (B, 2, T, F)) -> logits (B, 1, T/4, F/4) (no sigmoid)."""
@@ -209,8 +218,8 @@ class CGANEstimator(ChannelEstimator):
         with torch.inference_mode():
             for i in range(0, yb.shape[0], self.batch):
                 x, h_ls, s = make_inputs(yb[i:i + self.batch], pilots, nv[i:i + self.batch], self._ls)
-                corr = self.gen(torch.from_numpy(x)).numpy()            # (b, 2, T, F)
-                out[i:i + self.batch] = h_ls + channels_to_complex(corr) * s[:, None, None]
+                hn = self.gen(torch.from_numpy(x)).numpy()              # (b, 2, T, F) normalised
+                out[i:i + self.batch] = channels_to_complex(hn) * s[:, None, None]
                 scales[i:i + self.batch] = s
         # error variance: validation NMSE at this SNR x channel power (s^2 - N0 estimates it)
         snr = 10 * np.log10(np.maximum(scales.astype(float) ** 2 - nv, 1e-12) / np.maximum(nv, 1e-12))

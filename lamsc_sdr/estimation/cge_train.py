@@ -4,7 +4,7 @@ Loss (pix2pix-style, as the LAM-MSC CGE): discriminator ``BCEWithLogits(D(c, h),
 BCEWithLogits(D(c, G(c)), 0)``; generator ``adv_weight * BCEWithLogits(D(c, G(c)), 1) +
 l1_weight * L1(G(c), h)`` with ``l1_weight = 100``. Channels are normalised per slot by the pilot
 scale ``s`` (see :mod:`.cgan`). With ``snr_weighting`` the L1 error of each slot is divided by
-``sqrt(N0/s^2) + 0.03`` (normalised to mean 1 over the batch) so that high-SNR slots, whose errors
+``sqrt(N0/s^2) + snr_weight_floor`` (normalised to mean 1 over the batch) so that high-SNR slots, whose errors
 are small, still drive the fit -- the goal is NMSE at every SNR, not at low SNR only.
 """
 from __future__ import annotations
@@ -40,7 +40,9 @@ class TrainConfig:
     l1_weight: float = 100.0
     adv_weight: float = 1.0
     snr_weighting: bool = True
+    snr_weight_floor: float = 0.03      # weight 1/(sqrt(N0/s^2) + floor)
     width: int = 48
+    residual: bool = False              # generator output added to the LS interpolation
     threads: int = 1
     val_every: int = 500
     val_per_snr: int = 200              # validation slots per SNR and training profile
@@ -107,7 +109,7 @@ def predict(gen, y, pilots, snr_db, ls: LSEstimator, batch: int = 512) -> np.nda
     with torch.inference_mode():
         for i in range(0, y.shape[0], batch):
             x, h_ls, s = make_inputs(y[i:i + batch], pilots, 10 ** (-snr_db[i:i + batch] / 10), ls)
-            out[i:i + batch] = h_ls + channels_to_complex(gen(torch.from_numpy(x)).numpy()) * s[:, None, None]
+            out[i:i + batch] = channels_to_complex(gen(torch.from_numpy(x)).numpy()) * s[:, None, None]
     return out
 
 
@@ -126,7 +128,7 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
     rng = np.random.default_rng(cfg.seed)
     pilots = cfg.frame.pilot_pattern
     ls = LSEstimator()
-    gen, disc = build_models(tc.width)
+    gen, disc = build_models(tc.width, residual=tc.residual)
     opt_g = torch.optim.Adam(gen.parameters(), tc.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), tc.lr, betas=(0.5, 0.999))
     sched = [torch.optim.lr_scheduler.LambdaLR(o, lambda k: tc.lr_final_frac + (1 - tc.lr_final_frac) * 0.5 * (
@@ -148,9 +150,8 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
         n0 = 10 ** (-snr / 10)
         x, h_ls, s = make_inputs(y, pilots, n0, ls)
         cond = torch.from_numpy(x)                                            # (B, 6, T, F)
-        base = torch.from_numpy(x[:, 0:2])                                    # LS interp / s
         real = torch.from_numpy(complex_to_channels(h / s[:, None, None]))   # (B, 2, T, F)
-        fake = base + gen(cond)
+        fake = gen(cond)                                                      # (B, 2, T, F)
         # discriminator step
         d_real, d_fake = disc(cond, real), disc(cond, fake.detach())
         loss_d = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
@@ -162,7 +163,7 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
         adv = bce(d_fake, torch.ones_like(d_fake))
         err = (fake - real).abs().mean(dim=(1, 2, 3))                          # (B,)
         if tc.snr_weighting:
-            w = 1.0 / (np.sqrt(n0 / s.astype(float) ** 2) + 0.03)
+            w = 1.0 / (np.sqrt(n0 / s.astype(float) ** 2) + tc.snr_weight_floor)
             w = torch.from_numpy((w / w.mean()).astype(np.float32))
             l1 = (w * err).mean()
         else:
@@ -202,14 +203,14 @@ def _checkpoint(cfg, pilots, best, disc, source, history, step, t0, command) -> 
     """The checkpoint dict: weights of the best generator, signature, config, data, validation, log."""
     tc = cfg.train
     _, state, res = best
-    gen, _ = build_models(tc.width)
+    gen, _ = build_models(tc.width, residual=tc.residual)
     gen.load_state_dict(state)
     nmse = np.mean([res[k] for k in res], axis=0)                                # mean over profiles
     snrs = list(tc.val_snr_db) if "captures" not in res else [float(np.median(source.snr_db))]
     return {
         "format": CHECKPOINT_FORMAT,
         "signature": pilot_signature(pilots),
-        "model": {"width": tc.width},
+        "model": {"width": tc.width, "residual": tc.residual},
         "generator": gen.state_dict(),
         "discriminator": disc.state_dict(),
         "config": cfg.to_dict(),

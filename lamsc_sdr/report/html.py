@@ -89,12 +89,18 @@ def write_report(out_dir: str | Path, summary: dict) -> Path:
                      + _stage("4. LKB: personalized for receiver", _e(m.get("text_personalized")))
                      + "</div>")
         st = m.get("stage_seconds") or {}
-        parts.append("<table><tr><th>similarity (sent vs received)</th><th>channel uses (complex symbols)</th>"
-                     "<th>raw media</th><th>semantic bits (32-bit floats)</th><th>frames (detected / CRC ok / lost)</th><th>stage seconds</th></tr>"
-                     f"<tr><td class='{cls}'>{_e(None if sim is None else f'{sim:.3f}')}</td><td>{_e(m.get('channel_uses'))}</td>"
+        msim = m.get("similarity_media")
+        parts.append("<table><tr><th>similarity, semantics sent vs received</th>"
+                     "<th>similarity, original vs regenerated media (described again)</th>"
+                     "<th>channel uses (complex symbols)</th><th>raw media</th><th>semantic bits (as 32-bit floats)</th>"
+                     "<th>frames</th><th>stage seconds</th></tr>"
+                     f"<tr><td class='{cls}'>{_e(None if sim is None else f'{sim:.3f}')}</td>"
+                     f"<td>{_e('-' if msim is None else f'{msim:.3f}')}</td><td>{_e(m.get('channel_uses'))}</td>"
                      f"<td>{_e(m.get('raw_bytes'))} bytes</td><td>{_e(m.get('bits_semantic'))}</td>"
                      f"<td>{_e(m.get('frames'))}</td>"
                      f"<td>{_e(', '.join(f'{k} {v:.2f}' for k, v in st.items()))}</td></tr></table>")
+        if m.get("description_out"):
+            parts.append(f"<p><b>Regenerated media, described again at the receiver:</b> {_e(m['description_out'])}</p>")
         parts.append("</div>")
     plots = summary.get("plots") or []
     if plots:
