@@ -88,7 +88,29 @@ def _bench(args) -> int:
     return 0
 
 
+def _zdict(args) -> int:
+    from pathlib import Path
+
+    from ..semantic.baseline import ZDICT_PATH, build_zdict
+    from ..semantic.train import read_corpus, split_corpus
+
+    cfg = run_config(args)
+    sentences, sha = read_corpus(args.corpus)
+    train, _ = split_corpus(sentences, cfg.semantic.train.holdout_permille)
+    d = build_zdict(train)
+    out = Path(args.out or ZDICT_PATH)
+    out.write_bytes(d)
+    print(json.dumps({"zdict": str(out), "bytes": len(d), "corpus_sha256": sha, "train_sentences": len(train)}))
+    return 0
+
+
 def register(groups) -> None:
+    z = groups["train"].add_parser("zdict", help="build the digital baseline's DEFLATE preset dictionary "
+                                                 "from a corpus (training split)")
+    z.add_argument("--corpus", required=True)
+    z.add_argument("--out", help="default: the shipped lamsc_sdr/semantic/checkpoints/baseline_zdict.txt")
+    add_config_args(z)
+    z.set_defaults(func=_zdict)
     e = groups["eval"].add_parser("text", help="semantic codec vs digital baseline: BLEU, similarity, accuracy vs SNR")
     e.add_argument("--sentences", required=True, help="text file, one sentence a line")
     e.add_argument("--channel", default="awgn", help="awgn | rayleigh | a profile name (tdl-a, epa, ...)")

@@ -137,7 +137,8 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
     profiles = list(getattr(getattr(source, "cfg", None), "profiles", ["captures"]))
     val = _validation_set(source, cfg, profiles) if hasattr(source, "channels") else \
         {"captures": source.sample(min(2000, source.y.shape[0]), np.random.default_rng(cfg.seed + 1))}
-    history = {"step": [], "loss_d": [], "loss_g_adv": [], "loss_l1": [], "val_step": [], "val_nmse_db": []}
+    history = {"step": [], "loss_d": [], "loss_g_adv": [], "loss_l1": [], "val_step": [], "val_nmse_db": [],
+               "val_snr_db": list(tc.val_snr_db) if hasattr(source, "channels") else ["all"]}
     best = (np.inf, None)
     it = range(1, steps + 1)
     if progress:
@@ -254,11 +255,13 @@ def plot_curves(history: dict, path: str | Path) -> None:
     a.set_xlabel("step"), a.set_title("losses"), a.legend(), a.grid(True, alpha=0.3)
     if history["val_step"]:
         profs = list(history["val_nmse_db"][0])
-        for p in profs:
+        snrs = history.get("val_snr_db") or []
+        for i, p in enumerate(profs):
             arr = np.array([v[p] for v in history["val_nmse_db"]])           # (V, n_snr)
-            for j in (0, arr.shape[1] // 2, arr.shape[1] - 1):
-                b.plot(history["val_step"], arr[:, j], label=f"{p} #{j}")
-    b.set_xlabel("step"), b.set_ylabel("NMSE [dB]"), b.set_title("validation NMSE (SNR index #)")
+            for j, ls in zip(sorted({0, arr.shape[1] // 2, arr.shape[1] - 1}), ("-", "--", ":")):
+                snr = f"{snrs[j]:g} dB" if j < len(snrs) and not isinstance(snrs[j], str) else "all"
+                b.plot(history["val_step"], arr[:, j], ls, color=f"C{i}", label=f"{p}, {snr}")
+    b.set_xlabel("step"), b.set_ylabel("NMSE [dB]"), b.set_title("validation NMSE")
     b.legend(fontsize=6), b.grid(True, alpha=0.3)
     save_figure(fig, path)
     plt.close(fig)

@@ -26,7 +26,8 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 
-ZDICT_PATH = Path(__file__).parent / "checkpoints" / "baseline_zdict.bin"
+# UTF-8 text (word n-grams), read as bytes; a .txt so package-data ships it
+ZDICT_PATH = Path(__file__).parent / "checkpoints" / "baseline_zdict.txt"
 CRC = "crc16"
 CRC_BITS = 16
 # (modulation, code rate) from most to least robust; "1" = uncoded.

@@ -9,7 +9,7 @@ A text of ``n`` tokens becomes ``n * symbols_per_token`` complex symbols; the re
 block-interleaved (token-major in, symbol-major out), so the symbols of one token are spread
 over the frame instead of sitting on adjacent subcarriers. Texts longer than ``max_tokens``
 tokens are refused by ``encode``; ``segments(text)`` splits them at word (sentence, if possible)
-boundaries into model-sized pieces with ``"".join(segments) == normalized text``.
+boundaries into model-sized pieces, ``" ".join(segments)`` giving the text back.
 
 Text is normalized by the tokenizer (NFC, lowercased when the checkpoint says so); byte-level
 BPE means nothing is ever unknown (non-ASCII, digits, punctuation all survive a clean channel).
@@ -132,8 +132,11 @@ class SemanticCodec:
         """Split ``text`` into pieces of at most ``max_tokens`` tokens, in order.
 
         Cuts after a sentence end when one is in reach, else between words; a single "word"
-        longer than a segment (binary garbage, URLs) is cut between characters. Nothing is
-        dropped: ``"".join(segments(text))`` equals the text. Empty text -> ``[""]``.
+        longer than a segment (binary garbage, URLs) is cut between characters. The whitespace at
+        a cut is dropped (segments start and end like the sentences the model was trained on) and
+        :meth:`decode_message` joins segments with one space, so ``" ".join(segments(text))``
+        equals the text up to the whitespace at the cuts; no other character is dropped.
+        A text that fits is returned unchanged; empty text -> ``[""]``.
         """
         text = _check_text(text, 0)
         if self.n_tokens(text) <= self.max_tokens:
@@ -162,7 +165,7 @@ class SemanticCodec:
             cur = cur[cut:]
         if cur:
             out.append("".join(cur))
-        return out
+        return [p for p in (q.strip() for q in out) if p]
 
     def _split_chars(self, word: str) -> list[str]:
         pieces = []
@@ -271,8 +274,8 @@ class SemanticCodec:
         return self.encode(self.segments(text))
 
     def decode_message(self, symbols_list: Sequence[np.ndarray], noise_var_list: Sequence) -> str:
-        """Segments' symbols (in segment-index order) -> the reassembled message."""
-        return "".join(self.decode(symbols_list, noise_var_list))
+        """Segments' symbols (in segment-index order) -> the reassembled message (joined by spaces)."""
+        return " ".join(t.strip() for t in self.decode(symbols_list, noise_var_list) if t.strip())
 
     def normalize(self, text: str) -> str:
         """What a clean channel returns for ``text`` (tokenizer normalization: NFC, lowercase)."""

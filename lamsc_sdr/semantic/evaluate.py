@@ -223,9 +223,11 @@ def evaluate_text(codec, sentences: list[str], link, snrs: Sequence[float], rng:
         for i, d in zip(ok, codec.decode([y[i] for i in ok], [nv[i] for i in ok])):
             dec[i] = d
         lost_sem = len(z) - len(ok)
-        hyps = [""] * len(sentences)
+        parts: list[list[str]] = [[] for _ in sentences]
         for i, d in zip(owner, dec):
-            hyps[i] += d
+            if d.strip():
+                parts[i].append(d.strip())
+        hyps = [" ".join(p) for p in parts]                       # as SemanticCodec.decode_message
         rows.append({"system": "semantic", "snr_db": float(snr), **_scores(sentences, hyps, ref_emb, threshold),
                      "channel_uses": float(sem_uses.mean()), "segments_lost": lost_sem})
         by, bnv = link(bz, snr, rng)
@@ -259,14 +261,15 @@ def plot_results(rows: list[dict], path, title: str) -> None:
 
     systems = list(dict.fromkeys(r["system"] for r in rows))
     fig, ax = plt.subplots(1, 3, figsize=(14, 4))
-    for s in systems:
+    for j, s in enumerate(systems):
         rr = [r for r in rows if r["system"] == s]
         x = [r["snr_db"] for r in rr]
         lab = f"{s} ({np.mean([r['channel_uses'] for r in rr]):.0f} uses)"
-        ax[0].plot(x, [r["similarity"] for r in rr], "o-", label=lab)
-        ax[1].plot(x, [r["accuracy"] for r in rr], "o-", label=lab)
-        ax[2].plot(x, [r["bleu1"] for r in rr], "o-", label=f"{s} BLEU-1")
-        ax[2].plot(x, [r["bleu4"] for r in rr], "s--", label=f"{s} BLEU-4")
+        c = f"C{j}"
+        ax[0].plot(x, [r["similarity"] for r in rr], "o-", color=c, label=lab)
+        ax[1].plot(x, [r["accuracy"] for r in rr], "o-", color=c, label=lab)
+        ax[2].plot(x, [r["bleu1"] for r in rr], "o-", color=c, label=f"{s} BLEU-1")
+        ax[2].plot(x, [r["bleu4"] for r in rr], "s--", color=c, alpha=0.7, label=f"{s} BLEU-4")
     for a, yl in zip(ax, ["similarity (MiniLM cosine)", "accuracy (sim > threshold)", "BLEU"]):
         a.set(xlabel="SNR (dB, Es/N0 per resource element)", ylabel=yl, ylim=(-0.02, 1.02))
         a.grid(alpha=0.3)
