@@ -24,7 +24,8 @@ def _estimators(names: list[str], cfg, profile: str | None, stats_h=None) -> dic
             r_t, r_f = empirical_correlations(stats_h)
             out[name] = LMMSEEstimator(r_t, r_f, None, name="lmmse")
             continue
-        ecfg = dataclasses.replace(cfg.estimator, kind=name)
+        # grid-level channels carry no receiver timing error: exact (unwidened) statistics
+        ecfg = dataclasses.replace(cfg.estimator, kind=name, timing_uncertainty_samples=0.0)
         out[name] = make_estimator(ecfg, cfg.frame, profile, doppler_hz=cfg.channel.doppler_hz,
                                    delay_spread_ns=cfg.channel.delay_spread_ns)
     return out
@@ -142,7 +143,7 @@ def register(groups) -> None:
                    help="measured complex frequency responses (n, n_sc) or (n, n_sym, n_sc) instead of a profile")
     p.add_argument("--snr", default="0:30:5", help="SNR range START:STOP:STEP or list (Es/N0 dB)")
     p.add_argument("--estimators", default="ls,lmmse,lmmse-mismatched,perfect",
-                   help="comma list of ls,lmmse,lmmse-mismatched,perfect,cgan")
+                   help="comma list of ls,lmmse,lmmse-mismatched,lmmse-robust,perfect,cgan")
     p.add_argument("--n", type=int, default=None, help="slots per SNR (default 2000, or the file's count)")
     p.add_argument("--plot", metavar="PNG", help="write an NMSE-versus-SNR plot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -31,9 +31,9 @@ def _eval_phy(args) -> int:
     if channel not in PROFILE_NAMES:
         raise ConfigError(f"--channel: unknown channel profile {args.channel!r}; known: {', '.join(PROFILE_NAMES)}")
     csi = tuple(c.strip() for c in (args.csi or ("perfect,ls" if channel == "awgn" else "perfect,ls,lmmse")).split(","))
-    bad = [c for c in csi if c not in KINDS or c == "cgan"]
+    bad = [c for c in csi if c not in KINDS]
     if bad or not csi:
-        raise ConfigError(f"--csi: {bad} not among perfect, ls, lmmse, lmmse-mismatched")
+        raise ConfigError(f"--csi: {bad} not among {list(KINDS)}")
     if not args.doppler >= 0:
         raise ConfigError(f"--doppler: must be >= 0 Hz, got {args.doppler}")
     bits_per_symbol(args.modulation)
@@ -121,7 +121,7 @@ def register(groups) -> None:
     add_json_arg(p)
     p.add_argument("--channel", default="awgn", help="awgn or a fading profile (rayleigh, lammsc, epa, tdl-a, ...): "
                    "one realization per frame")
-    p.add_argument("--csi", default=None, help="comma list of perfect,ls,lmmse,lmmse-mismatched "
+    p.add_argument("--csi", default=None, help="comma list of perfect,ls,lmmse,lmmse-mismatched,lmmse-robust,cgan "
                    "(default perfect,ls for awgn, perfect,ls,lmmse otherwise)")
     p.add_argument("--doppler", type=float, default=0.0, help="max Doppler (Hz) of fading channels; 0 = block fading")
     p.add_argument("--delay-spread", type=float, default=100.0, help="TDL-A..E delay spread (ns)")

@@ -13,11 +13,11 @@ from __future__ import annotations
 from ..errors import ConfigError
 from ..phy.config import FrameConfig
 from .base import ChannelEstimator, check_grid
-from .classical import LMMSEEstimator, LSEstimator, PerfectEstimator, interpolation_matrix
+from .classical import LMMSEEstimator, LSEstimator, PerfectEstimator, interpolation_matrix, robust_lmmse
 from .config import EstimatorConfig
 from .equalize import equalize
 
-KINDS = ("ls", "lmmse", "lmmse-mismatched", "perfect", "cgan")
+KINDS = ("ls", "lmmse", "lmmse-mismatched", "lmmse-robust", "perfect", "cgan")
 
 
 def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None = None, *,
@@ -30,23 +30,34 @@ def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None
       ``profile=None`` (e.g. over the air) it falls back to ``cfg.assumed_profile``.
     - ``lmmse-mismatched``: LMMSE with ``cfg.assumed_profile``, ``cfg.assumed_doppler_hz`` and a
       fixed noise variance from ``cfg.assumed_snr_db``.
+    - ``lmmse-robust``: LMMSE with worst-case statistics known without the profile (uniform
+      power-delay profile over the cyclic prefix, flat Doppler spectrum up to
+      ``cfg.robust_max_doppler_hz``) and the true N0 of each call.
+
+    The LMMSE frequency statistics are widened by ``cfg.timing_uncertainty_samples`` (the residual
+    timing error of a frame receiver, :func:`stats.timing_spread`); grid-level evaluation, where
+    there is no timing error, sets it to 0.
     - ``perfect``: oracle; give it the truth with ``set_truth(h)`` or ``truth=`` before each call.
     - ``cgan``: the conditional-GAN estimator from ``cfg.checkpoint`` (None: the shipped one);
       raises :class:`CheckpointMismatchError` if it was trained for another grid/pilot pattern.
     """
     from . import stats
     grid = frame.grid
+    u = cfg.timing_uncertainty_samples
     if cfg.kind == "ls":
         return LSEstimator()
     if cfg.kind == "lmmse":
         prof = profile or cfg.assumed_profile
+        r_f = stats.frequency_correlation(prof, grid, delay_spread_ns)
         return LMMSEEstimator(stats.time_correlation(doppler_hz, grid),
-                              stats.frequency_correlation(prof, grid, delay_spread_ns), None,
-                              name="lmmse")
+                              stats.timing_spread(r_f, grid, u), None, name="lmmse")
     if cfg.kind == "lmmse-mismatched":
+        r_f = stats.frequency_correlation(cfg.assumed_profile, grid)
         return LMMSEEstimator(stats.time_correlation(cfg.assumed_doppler_hz, grid),
-                              stats.frequency_correlation(cfg.assumed_profile, grid),
+                              stats.timing_spread(r_f, grid, u),
                               10 ** (-cfg.assumed_snr_db / 10), name="lmmse-mismatched")
+    if cfg.kind == "lmmse-robust":
+        return robust_lmmse(grid, cfg.robust_max_doppler_hz, pre_samples=u)
     if cfg.kind == "perfect":
         return PerfectEstimator()
     if cfg.kind == "cgan":
@@ -56,4 +67,4 @@ def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None
 
 
 __all__ = ["ChannelEstimator", "EstimatorConfig", "LMMSEEstimator", "LSEstimator", "PerfectEstimator",
-           "KINDS", "check_grid", "equalize", "interpolation_matrix", "make_estimator"]
+           "KINDS", "check_grid", "equalize", "interpolation_matrix", "make_estimator", "robust_lmmse"]

@@ -3,27 +3,39 @@
 Complex data are images with real and imaginary parts stacked as *channels* (``torch.stack`` on a
 new channel axis; never a reshape that interleaves them).
 
-Generator input, per slot (C_in = 6, T, F), built by :func:`make_inputs`:
-    0-1  LS-interpolated pilots / s        (real, imag)
-    2-3  received grid / s                 (real, imag)
-    4    pilot mask                        (0/1)
-    5    log10(N0 / s^2) / 3               (constant plane: the noise level the net adapts to)
-with ``s = sqrt(mean |h_ls|^2 over the pilots)`` per slot, so the network is blind to the absolute
-gain (a capture's receive gain) and sees channels of about unit power. The output is multiplied
-back by ``s``.
+Conditioning and residual learning. Every slot is first estimated by a *robust* LMMSE
+(:func:`~lamsc_sdr.estimation.classical.robust_lmmse`: uniform power-delay profile over the cyclic
+prefix widened by the timing uncertainty, flat Doppler spectrum up to a stated maximum, the slot's
+own N0 -- statistics a receiver knows without the true profile). The generator learns only the
+correction, in units of the slot's noise level::
+
+    h_hat / s = h_rob / s + sigma * G(x),     sigma = sqrt(N0) / s
+
+so its output is O(1) at every SNR (no high-SNR floor: at 30 dB the correction is ~30 dB smaller
+than the channel, and it is scaled, not learnt, to be so).
+
+Generator input, per slot (C_in = 8, T, F), built by :func:`make_inputs`:
+    0-1  robust LMMSE estimate / s                         (real, imag)
+    2-3  received grid / s                                 (real, imag)
+    4-5  pilot innovation (h_ls - h_rob) / sqrt(N0) at the pilots, 0 elsewhere  (real, imag)
+    6    pilot mask                                        (0/1)
+    7    log10(N0 / s^2) / 3                               (constant plane; sigma = 10**(1.5 x))
+with ``s = sqrt(mean |h_ls|^2 over the pilots)`` per slot (the pilot power), so the network is
+blind to the absolute gain (a capture's receive gain).
 
 Architecture (paper: three down-sampling conv blocks, two up-sampling deconv blocks, an output
-layer, LeakyReLU), U-Net skips, optionally residual over the LS interpolation; the 8 x 52 grid is zero-padded to a multiple of 8 (8 x 56)::
+layer, LeakyReLU), U-Net skips; the 8 x 52 grid is zero-padded to a multiple of 8 (8 x 56)::
 
-    (6, 8, 56) -conv s2-> (w, 4, 28) -conv s2-> (2w, 2, 14) -conv s2-> (4w, 1, 7) ++global mean
+    (8, 8, 56) -conv s2-> (w, 4, 28) -conv s2-> (2w, 2, 14) -conv s2-> (4w, 1, 7) ++global mean
     -deconv s2-> (2w, 2, 14) ++skip -deconv s2-> (w, 4, 28) ++skip -output deconv s2-> (2, 8, 56)
 
 The down-sampling kernels are 3 x 5 (time x frequency) and the bottleneck is joined by its mean
-over the slot, so every output element can draw on all pilots of the slot (a 3 x 3 stack of three
-stride-2 layers sees only ~15 subcarriers, too few to average noise the way LMMSE does).
+over the slot, so every output element can draw on all pilots of the slot. The output layer
+starts at zero: an untrained generator is the robust LMMSE.
 
-Discriminator: four conv layers with ReLU on (condition, channel) = (6 + 2, T, F), the last one
-giving a patch of logits; trained with BCE-with-logits (the only sigmoid is inside the loss).
+Discriminator: four conv layers with ReLU on (condition, normalised correction) = (8 + 2, T, F),
+the last one giving a patch of logits; trained with BCE-with-logits (the only sigmoid is inside
+the loss).
 """
 from __future__ import annotations
 
@@ -36,10 +48,10 @@ from ..errors import CheckpointMismatchError, ConfigError, ShapeError
 from ..phy.config import FrameConfig
 from ..phy.pilots import PilotPattern
 from .base import ChannelEstimator
-from .classical import LSEstimator
 
-N_IN = 6
-CHECKPOINT_FORMAT = "lamsc-cge-1"
+N_IN = 8
+CHECKPOINT_FORMAT = "lamsc-cge-2"
+ROBUST_DEFAULTS = {"max_doppler_hz": 400.0, "pre_samples": 3.0}
 DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "cge_default.pt"
 
 
@@ -48,14 +60,14 @@ def _torch():
     return torch
 
 
-def build_models(width: int = 32, slope: float = 0.2, residual: bool = False):
+def build_models(width: int = 32, slope: float = 0.2):
     """Generator and discriminator modules (torch is imported here, not at module import)."""
     torch = _torch()
     nn = torch.nn
 
     class Generator(nn.Module):
-        """x: (B, 6, T, F) float32 -> (B, 2, T, F) float32: the normalised channel estimate
-        (``residual``: the network's output is added to the LS interpolation, input channels 0-1)."""
+        """x: (B, 8, T, F) float32 -> (B, 2, T, F) float32: the normalised correction ``G(x)``;
+        the normalised estimate is ``x[:, 0:2] + sigma * G(x)`` (:meth:`estimate`)."""
 
         def __init__(self):
             super().__init__()
@@ -69,11 +81,22 @@ def build_models(width: int = 32, slope: float = 0.2, residual: bool = False):
             self.u1 = nn.Sequential(nn.ConvTranspose2d(8 * w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), act())
             self.u2 = nn.Sequential(nn.ConvTranspose2d(4 * w, w, 4, 2, 1), nn.BatchNorm2d(w), act())
             self.out = nn.ConvTranspose2d(2 * w, 2, 4, 2, 1)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+        @staticmethod
+        def sigma(x):
+            """Per-slot noise std relative to the pilot scale, from input plane 7. (B, 1, 1, 1)."""
+            return torch.pow(10.0, 1.5 * x[:, 7:8, :1, :1])
+
+        def estimate(self, x):
+            """x (B, 8, T, F) -> normalised channel estimate (B, 2, T, F)."""
+            return x[:, 0:2] + self.sigma(x) * self(x)
 
         def forward(self, x):
             t, f = x.shape[-2:]
             tp, fp = -t % 8, -f % 8
-            xp = nn.functional.pad(x, (0, fp, 0, tp))        # (B, 6, T', F') multiples of 8
+            xp = nn.functional.pad(x, (0, fp, 0, tp))        # (B, 8, T', F') multiples of 8
             a = self.d1(xp)                                   # (B, w, T'/2, F'/2)
             b = self.d2(a)                                    # (B, 2w, T'/4, F'/4)
             c = self.d3(b)                                    # (B, 4w, T'/8, F'/8)
@@ -81,11 +104,10 @@ def build_models(width: int = 32, slope: float = 0.2, residual: bool = False):
             u = self.u1(c)                                    # (B, 2w, T'/4, F'/4)
             u = self.u2(torch.cat([u, b], 1))                 # (B, w, T'/2, F'/2)
             o = self.out(torch.cat([u, a], 1))                # (B, 2, T', F')
-            o = o[..., :t, :f]
-            return o + x[:, 0:2] if residual else o
+            return o[..., :t, :f]
 
     class Discriminator(nn.Module):
-        """(cond (B, 6, T, F), h (B, 2, T, F)) -> logits (B, 1, T/4, F/4) (no sigmoid)."""
+        """(cond (B, 8, T, F), correction (B, 2, T, F)) -> logits (B, 1, T/4, F/4) (no sigmoid)."""
 
         def __init__(self):
             super().__init__()
@@ -117,26 +139,42 @@ def channels_to_complex(x):
     return _torch().complex(x[..., 0, :, :], x[..., 1, :, :])
 
 
-def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, ls: LSEstimator | None = None):
+def make_robust(grid, robust: dict | None = None):
+    """The conditioning estimator (robust LMMSE) with the checkpoint's parameters."""
+    from .classical import robust_lmmse
+    r = {**ROBUST_DEFAULTS, **(robust or {})}
+    return robust_lmmse(grid, r["max_doppler_hz"], r["pre_samples"])
+
+
+def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, robust=None):
     """Generator inputs and scales.
 
-    Input: y (B, T, F) complex64; noise_var float or (B,).
-    Output: x (B, 6, T, F) float32, h_ls (B, T, F) complex64 (LS-interpolated, unnormalised),
-    s (B,) float32 (per-slot scale)."""
-    ls = ls or LSEstimator()
+    Input: y (B, T, F) complex64; noise_var float or (B,); robust: the conditioning estimator
+    (:func:`make_robust`; built with the defaults when None).
+    Output: x (B, 8, T, F) float32, h_rob (B, T, F) complex64 (robust LMMSE, unnormalised),
+    s (B,) float32 (per-slot pilot scale), sigma (B,) float32 (sqrt(N0) / s)."""
+    robust = robust or make_robust(pilots.grid)
     b = y.shape[0]
-    h_ls, _ = ls(y, pilots, noise_var)
-    t, f = pilots.pilot_index
-    p_pow = np.mean(np.abs(h_ls[:, t, f]) ** 2, axis=1)                    # (B,)
-    s = np.sqrt(np.maximum(p_pow, 1e-12)).astype(np.float32)
     nv = np.broadcast_to(np.asarray(noise_var, np.float64), (b,))
-    lvl = np.log10(np.maximum(nv / s.astype(np.float64) ** 2, 1e-6)) / 3.0
-    x = np.empty((b, N_IN, *pilots.grid.shape), np.float32)
-    x[:, 0:2] = complex_to_channels(h_ls / s[:, None, None])
-    x[:, 2:4] = complex_to_channels(y / s[:, None, None])
-    x[:, 4] = pilots.mask
-    x[:, 5] = lvl[:, None, None]
-    return x, h_ls, s
+    nv = np.maximum(nv, 1e-12)
+    h_rob, _ = robust(y, pilots, nv)
+    t, f = pilots.pilot_index
+    h_ls = y[:, t, f] / pilots.values[t, f]                                  # (B, P)
+    p_pow = np.mean(np.abs(h_ls) ** 2, axis=1)                               # (B,)
+    s = np.sqrt(np.maximum(p_pow, 1e-12)).astype(np.float32)
+    ratio = np.clip(nv / s.astype(np.float64) ** 2, 1e-6, 1e3)
+    lvl = np.log10(ratio) / 3.0
+    sigma = np.sqrt(ratio).astype(np.float32)
+    x = np.zeros((b, N_IN, *pilots.grid.shape), np.float32)
+    inv_s = (1.0 / s)[:, None, None]
+    x[:, 0:2] = complex_to_channels(h_rob * inv_s)
+    x[:, 2:4] = complex_to_channels(y * inv_s)
+    inno = (h_ls - h_rob[:, t, f]) / np.sqrt(nv)[:, None]                   # (B, P) ~ O(1)
+    x[:, 4, t, f] = inno.real
+    x[:, 5, t, f] = inno.imag
+    x[:, 6] = pilots.mask
+    x[:, 7] = lvl[:, None, None]
+    return x, h_rob, s, sigma
 
 
 def pilot_signature(pilots: PilotPattern) -> dict:
@@ -188,13 +226,14 @@ class CGANEstimator(ChannelEstimator):
         check_signature(checkpoint, pilots, where)
         self.pilots = pilots
         self.checkpoint = checkpoint
-        self.gen, _ = build_models(**checkpoint.get("model", {}))
+        model = dict(checkpoint.get("model", {}))
+        self._robust = make_robust(pilots.grid, model.pop("robust", None))
+        self.gen, _ = build_models(**model)
         try:
             self.gen.load_state_dict(checkpoint["generator"])
         except (KeyError, RuntimeError) as err:
             raise CheckpointMismatchError(f"{where}: generator weights do not fit the model ({err})") from err
         self.gen.eval()
-        self._ls = LSEstimator()
         val = checkpoint.get("validation", {})
         self._snr = np.asarray(val.get("snr_db", [0.0, 30.0]), float)
         self._nmse = np.asarray(val.get("nmse", [1.0, 1e-3]), float)
@@ -217,8 +256,8 @@ class CGANEstimator(ChannelEstimator):
         scales = np.empty(yb.shape[0], np.float32)
         with torch.inference_mode():
             for i in range(0, yb.shape[0], self.batch):
-                x, h_ls, s = make_inputs(yb[i:i + self.batch], pilots, nv[i:i + self.batch], self._ls)
-                hn = self.gen(torch.from_numpy(x)).numpy()              # (b, 2, T, F) normalised
+                x, _, s, _ = make_inputs(yb[i:i + self.batch], pilots, nv[i:i + self.batch], self._robust)
+                hn = self.gen.estimate(torch.from_numpy(x)).numpy()     # (b, 2, T, F) normalised
                 out[i:i + self.batch] = channels_to_complex(hn) * s[:, None, None]
                 scales[i:i + self.batch] = s
         # error variance: validation NMSE at this SNR x channel power (s^2 - N0 estimates it)

@@ -27,6 +27,8 @@ class SimDataConfig:
     doppler_hz: tuple[float, float] = (0.0, 200.0)          # uniform max Doppler
     cfo_frac: float = 0.01                                  # residual CFO, uniform in +- this x subcarrier spacing
     pool: int = 64                                          # channel draws per (profile, delay spread, Doppler) call
+    timing_jitter_samples: float = 0.0                      # receiver timing error, uniform in +- this (samples) ...
+    timing_jitter_prob: float = 0.5                         # ... on this fraction of the slots
 
     def __post_init__(self):
         if not self.profiles:
@@ -43,6 +45,13 @@ def residual_cfo(h: np.ndarray, frac: np.ndarray, fft_size: int, cp_len: int) ->
     t = np.arange(h.shape[-2])
     phase = 2 * np.pi * frac[:, None] * t[None, :] * (fft_size + cp_len) / fft_size    # (B, T)
     return (h * np.exp(1j * phase)[:, :, None]).astype(np.complex64)
+
+
+def timing_shift(h: np.ndarray, d: np.ndarray, used_k: np.ndarray, fft_size: int) -> np.ndarray:
+    """The channel a receiver sees with its FFT window ``d`` samples early (all delays + d).
+    h: (B, T, F), d: (B,) -> (B, T, F) complex64."""
+    ramp = np.exp(-2j * np.pi * d[:, None] * np.asarray(used_k)[None, :] / fft_size)     # (B, F)
+    return (h * ramp[:, None, :]).astype(np.complex64)
 
 
 class SimSource:
@@ -69,7 +78,12 @@ class SimSource:
             out.append(stats.grid_channel(prof, self.grid, min(c.pool, n), rng, fd, ds))
         h = np.concatenate(out)[:n]
         frac = rng.uniform(-c.cfo_frac, c.cfo_frac, size=n)
-        return residual_cfo(h, frac, self.grid.fft_size, self.grid.cp_len)
+        h = residual_cfo(h, frac, self.grid.fft_size, self.grid.cp_len)
+        if c.timing_jitter_samples > 0:
+            d = rng.uniform(-c.timing_jitter_samples, c.timing_jitter_samples, size=n)
+            d = np.where(rng.random(n) < c.timing_jitter_prob, d, 0.0)
+            h = timing_shift(h, d, self.grid.used_k, self.grid.fft_size)
+        return h
 
     def sample(self, n: int, rng: np.random.Generator, snr_db=None, profile: str | None = None):
         """A batch: y (n, T, F) complex64, h (n, T, F) complex64, snr_db (n,) float64."""

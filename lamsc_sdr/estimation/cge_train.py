@@ -2,10 +2,10 @@
 
 Loss (pix2pix-style, as the LAM-MSC CGE): discriminator ``BCEWithLogits(D(c, h), 1) +
 BCEWithLogits(D(c, G(c)), 0)``; generator ``adv_weight * BCEWithLogits(D(c, G(c)), 1) +
-l1_weight * L1(G(c), h)`` with ``l1_weight = 100``. Channels are normalised per slot by the pilot
-scale ``s`` (see :mod:`.cgan`). With ``snr_weighting`` the L1 error of each slot is divided by
-``sqrt(N0/s^2) + snr_weight_floor`` (normalised to mean 1 over the batch) so that high-SNR slots, whose errors
-are small, still drive the fit -- the goal is NMSE at every SNR, not at low SNR only.
+l1_weight * L1(G(c), r)`` with ``l1_weight = 100``, where ``r = (h - h_rob) / sqrt(N0)`` is the
+correction the generator must add to the robust LMMSE estimate, in units of the slot's noise
+level (see :mod:`.cgan`). That normalisation makes every SNR weigh alike in the loss -- the goal
+is NMSE at every SNR, not at low SNR only -- and the discriminator judges (condition, correction).
 """
 from __future__ import annotations
 
@@ -23,8 +23,7 @@ from ..errors import ConfigError
 from ..phy.config import FrameConfig
 from .cge_data import SimDataConfig
 from .cgan import (CHECKPOINT_FORMAT, build_models, channels_to_complex, complex_to_channels, make_inputs,
-                   nmse_by_snr, param_count, pilot_signature)
-from .classical import LSEstimator
+                   make_robust, nmse_by_snr, param_count, pilot_signature)
 from .fileio import atomic_write, save_figure
 
 log = logging.getLogger(__name__)
@@ -39,10 +38,9 @@ class TrainConfig:
     lr_final_frac: float = 0.1          # cosine decay of both learning rates to this fraction
     l1_weight: float = 100.0
     adv_weight: float = 1.0
-    snr_weighting: bool = True
-    snr_weight_floor: float = 0.03      # weight 1/(sqrt(N0/s^2) + floor)
     width: int = 48
-    residual: bool = False              # generator output added to the LS interpolation
+    robust_max_doppler_hz: float = 400.0  # conditioning robust LMMSE: flat Doppler spectrum up to this
+    robust_pre_samples: float = 3.0       # ... and uniform PDP over [-this, cp_len] samples
     threads: int = 1
     val_every: int = 500
     val_per_snr: int = 200              # validation slots per SNR and training profile
@@ -92,6 +90,9 @@ def load_cge_config(path: str | Path | None, overrides: dict | None = None) -> C
 def _validation_set(source, cfg: CGEConfig, profiles) -> dict:
     """Fixed validation slots: for each profile and SNR, ``val_per_snr`` slots (own seed)."""
     rng = np.random.default_rng(cfg.seed + 10_007)
+    if getattr(source, "cfg", None) is not None and getattr(source.cfg, "timing_jitter_samples", 0):
+        # validate on what the goals are measured on: the grid-level channel, no timing error
+        source = type(source)(dataclasses.replace(source.cfg, timing_jitter_samples=0.0), source.frame)
     out = {}
     for prof in profiles:
         ys, hs, ss = [], [], []
@@ -102,14 +103,18 @@ def _validation_set(source, cfg: CGEConfig, profiles) -> dict:
     return out
 
 
-def predict(gen, y, pilots, snr_db, ls: LSEstimator, batch: int = 512) -> np.ndarray:
+def _robust_params(tc: "TrainConfig") -> dict:
+    return {"max_doppler_hz": tc.robust_max_doppler_hz, "pre_samples": tc.robust_pre_samples}
+
+
+def predict(gen, y, pilots, snr_db, robust, batch: int = 512) -> np.ndarray:
     """Generator estimates for y (B, T, F) at snr_db (B,). Output (B, T, F) complex64."""
     import torch
     out = np.empty(y.shape, np.complex64)
     with torch.inference_mode():
         for i in range(0, y.shape[0], batch):
-            x, h_ls, s = make_inputs(y[i:i + batch], pilots, 10 ** (-snr_db[i:i + batch] / 10), ls)
-            out[i:i + batch] = channels_to_complex(gen(torch.from_numpy(x)).numpy()) * s[:, None, None]
+            x, _, s, _ = make_inputs(y[i:i + batch], pilots, 10 ** (-snr_db[i:i + batch] / 10), robust)
+            out[i:i + batch] = channels_to_complex(gen.estimate(torch.from_numpy(x)).numpy()) * s[:, None, None]
     return out
 
 
@@ -127,8 +132,8 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     pilots = cfg.frame.pilot_pattern
-    ls = LSEstimator()
-    gen, disc = build_models(tc.width, residual=tc.residual)
+    robust = make_robust(pilots.grid, _robust_params(tc))
+    gen, disc = build_models(tc.width)
     opt_g = torch.optim.Adam(gen.parameters(), tc.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), tc.lr, betas=(0.5, 0.999))
     sched = [torch.optim.lr_scheduler.LambdaLR(o, lambda k: tc.lr_final_frac + (1 - tc.lr_final_frac) * 0.5 * (
@@ -149,9 +154,10 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
         gen.train(), disc.train()
         y, h, snr = source.sample(tc.batch, rng)
         n0 = 10 ** (-snr / 10)
-        x, h_ls, s = make_inputs(y, pilots, n0, ls)
-        cond = torch.from_numpy(x)                                            # (B, 6, T, F)
-        real = torch.from_numpy(complex_to_channels(h / s[:, None, None]))   # (B, 2, T, F)
+        x, h_rob, s, _ = make_inputs(y, pilots, n0, robust)
+        cond = torch.from_numpy(x)                                            # (B, 8, T, F)
+        r = (h - h_rob) / np.sqrt(n0)[:, None, None]                          # correction / noise std
+        real = torch.from_numpy(complex_to_channels(r))                       # (B, 2, T, F)
         fake = gen(cond)                                                      # (B, 2, T, F)
         # discriminator step
         d_real, d_fake = disc(cond, real), disc(cond, fake.detach())
@@ -162,13 +168,7 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
         # generator step
         d_fake = disc(cond, fake)
         adv = bce(d_fake, torch.ones_like(d_fake))
-        err = (fake - real).abs().mean(dim=(1, 2, 3))                          # (B,)
-        if tc.snr_weighting:
-            w = 1.0 / (np.sqrt(n0 / s.astype(float) ** 2) + tc.snr_weight_floor)
-            w = torch.from_numpy((w / w.mean()).astype(np.float32))
-            l1 = (w * err).mean()
-        else:
-            l1 = err.mean()
+        l1 = (fake - real).abs().mean()
         loss_g = tc.adv_weight * adv + tc.l1_weight * l1
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -182,7 +182,7 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
             history["loss_l1"].append(float(l1.detach()))
         if step % tc.val_every == 0 or step == steps:
             gen.eval()
-            res = _validate(gen, val, pilots, tc.val_snr_db, ls)
+            res = _validate(gen, val, pilots, tc.val_snr_db, robust)
             history["val_step"].append(step)
             history["val_nmse_db"].append({k: [float(10 * np.log10(v)) for v in vals] for k, vals in res.items()})
             mean_db = float(np.mean([10 * np.log10(v) for vals in res.values() for v in vals]))
@@ -204,14 +204,14 @@ def _checkpoint(cfg, pilots, best, disc, source, history, step, t0, command) -> 
     """The checkpoint dict: weights of the best generator, signature, config, data, validation, log."""
     tc = cfg.train
     _, state, res = best
-    gen, _ = build_models(tc.width, residual=tc.residual)
+    gen, _ = build_models(tc.width)
     gen.load_state_dict(state)
     nmse = np.mean([res[k] for k in res], axis=0)                                # mean over profiles
     snrs = list(tc.val_snr_db) if "captures" not in res else [float(np.median(source.snr_db))]
     return {
         "format": CHECKPOINT_FORMAT,
         "signature": pilot_signature(pilots),
-        "model": {"width": tc.width, "residual": tc.residual},
+        "model": {"width": tc.width, "robust": _robust_params(tc)},
         "generator": gen.state_dict(),
         "discriminator": disc.state_dict(),
         "config": cfg.to_dict(),
@@ -224,11 +224,11 @@ def _checkpoint(cfg, pilots, best, disc, source, history, step, t0, command) -> 
     }
 
 
-def _validate(gen, val: dict, pilots, snrs, ls) -> dict:
+def _validate(gen, val: dict, pilots, snrs, robust) -> dict:
     """NMSE per validation SNR and profile; a capture set (mixed SNRs) gives one overall value."""
     out = {}
     for prof, (y, h, snr) in val.items():
-        pred = predict(gen, y, pilots, snr, ls)
+        pred = predict(gen, y, pilots, snr, robust)
         if prof == "captures":
             out[prof] = np.asarray([np.sum(np.abs(pred - h) ** 2) / np.sum(np.abs(h) ** 2)])
         else:

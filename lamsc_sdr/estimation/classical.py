@@ -228,6 +228,17 @@ class LMMSEEstimator(ChannelEstimator):
         return h.astype(np.complex64).reshape(shape), err.astype(np.float32).reshape(shape)
 
 
+def robust_lmmse(grid, max_doppler_hz: float = 400.0, pre_samples: float = 3.0,
+                 max_delay_samples: float | None = None) -> LMMSEEstimator:
+    """LMMSE from statistics a receiver knows without the true profile: a uniform power-delay
+    profile over ``[-pre_samples, cp_len]`` samples (``pre_samples``: timing uncertainty), a flat
+    Doppler spectrum up to ``max_doppler_hz``, and the per-slot N0 of each call."""
+    from . import stats
+    return LMMSEEstimator(stats.robust_time_correlation(max_doppler_hz, grid),
+                          stats.robust_frequency_correlation(grid, max_delay_samples, pre_samples),
+                          None, name="lmmse-robust")
+
+
 class PerfectEstimator(ChannelEstimator):
     """Perfect-CSI oracle: returns the true channel given by :meth:`set_truth` (or ``truth=``),
     with zero error variance. The truth must broadcast to the received grids' shape."""
@@ -260,5 +271,5 @@ class PerfectEstimator(ChannelEstimator):
         return h, np.zeros(y.shape, np.float32)
 
 
-__all__ = ["LSEstimator", "LMMSEEstimator", "PerfectEstimator", "interpolation_matrix",
+__all__ = ["LSEstimator", "LMMSEEstimator", "PerfectEstimator", "interpolation_matrix", "robust_lmmse",
            "ls_at_pilots", "check_grid"]

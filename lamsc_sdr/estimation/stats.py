@@ -70,6 +70,51 @@ def grid_channel(profile: str, grid: ResourceGrid, n: int, rng: np.random.Genera
     return np.einsum("nlt,lf->ntf", g, e).astype(np.complex64)
 
 
+def _lag_cycles(grid: ResourceGrid) -> np.ndarray:
+    """Subcarrier-index differences in cycles per sample, ``(k - l) / N``. (n_used, n_used) float64."""
+    k = np.asarray(grid.used_k, np.float64)
+    return (k[:, None] - k[None, :]) / grid.fft_size
+
+
+def timing_spread(r_f: np.ndarray, grid: ResourceGrid, uncertainty_samples: float) -> np.ndarray:
+    """``R_f`` of the channel *as a receiver sees it* when its FFT window may sit up to
+    ``uncertainty_samples`` early or late (uniform): every path delay moves by ``d ~ U[-u, u]``
+    samples, so ``R_f[k, l]`` is multiplied by ``E[exp(-j 2 pi (k - l) d / N)] = sinc(2 u (k - l) / N)``.
+    A frame receiver's residual timing error (sync jitter, filter delay) is such a shift; without it
+    a genie LMMSE puts (almost) no prior weight on delays before the first path and fails badly on
+    the slots whose timing lands late. Output: (n_used, n_used) complex128."""
+    if not uncertainty_samples >= 0:
+        raise ConfigError(f"estimator.timing_uncertainty_samples: must be >= 0, got {uncertainty_samples}")
+    r_f = np.asarray(r_f, np.complex128)
+    if uncertainty_samples == 0:
+        return r_f
+    return r_f * np.sinc(2 * uncertainty_samples * _lag_cycles(grid))
+
+
+def robust_frequency_correlation(grid: ResourceGrid, max_delay_samples: float | None = None,
+                                 pre_samples: float = 0.0) -> np.ndarray:
+    """The robust LMMSE frequency correlation: a uniform power-delay profile over
+    ``[-pre_samples, max_delay_samples]`` (default: the cyclic prefix), the worst case a receiver can
+    assume without knowing the profile (Li, Cimini, Sollenberger 1998). ``R_f[k, l] =
+    exp(-j pi D (a + b)) sinc(D (b - a))`` with ``D = (k - l) / N``, ``[a, b]`` the delay span.
+    Output: (n_used, n_used) complex128, unit diagonal."""
+    b = float(grid.cp_len if max_delay_samples is None else max_delay_samples)
+    a = -float(pre_samples)
+    if not b > a:
+        raise ConfigError(f"robust statistics: empty delay span [{a}, {b}] samples")
+    d = _lag_cycles(grid)
+    return np.exp(-1j * np.pi * d * (a + b)) * np.sinc(d * (b - a))
+
+
+def robust_time_correlation(max_doppler_hz: float, grid: ResourceGrid) -> np.ndarray:
+    """The robust LMMSE time correlation: a flat Doppler spectrum over ``[-f, f]`` (covers Jakes
+    fading up to ``f`` and a residual CFO below it), ``R_t = sinc(2 f dt)``. (n_symbols, n_symbols) float64."""
+    if not max_doppler_hz >= 0:
+        raise ConfigError(f"robust statistics: max Doppler must be >= 0, got {max_doppler_hz}")
+    t = np.arange(grid.n_symbols) * grid.symbol_len / grid.sample_rate
+    return np.sinc(2 * max_doppler_hz * (t[:, None] - t[None, :]))
+
+
 def slot_covariance(r_t: np.ndarray, r_f: np.ndarray) -> np.ndarray:
     """Full slot covariance for the row-major flattened grid. (T*F, T*F) complex128."""
     return np.kron(np.asarray(r_t, np.complex128), np.asarray(r_f, np.complex128))
