@@ -9,8 +9,8 @@ torch = pytest.importorskip("torch")
 from lamsc_sdr.errors import CaptureError, CheckpointMismatchError, ConfigError, ShapeError  # noqa: E402
 from lamsc_sdr.estimation import EstimatorConfig, make_estimator  # noqa: E402
 from lamsc_sdr.estimation import stats  # noqa: E402
-from lamsc_sdr.estimation.cgan import (DEFAULT_CHECKPOINT, build_models, channels_to_complex,  # noqa: E402
-                                       complex_to_channels, make_inputs)
+from lamsc_sdr.estimation.cgan import (DEFAULT_CHECKPOINT, N_IN, build_models, channels_to_complex,  # noqa: E402
+                                       complex_to_channels, make_inputs, make_robust)
 from lamsc_sdr.estimation.cge_data import CaptureSource, SimDataConfig, SimSource, reference_channel  # noqa: E402
 from lamsc_sdr.estimation.cge_train import load_cge_config, save_checkpoint, train_cge  # noqa: E402
 from lamsc_sdr.estimation.evaluate import transmit_grid  # noqa: E402
@@ -35,7 +35,7 @@ def tiny_ckpt(tmp_path_factory):
 @pytest.mark.parametrize("shape", [(8, 52), (7, 50), (14, 64)])
 def test_generator_and_discriminator_shapes(shape):
     g, d = build_models(8)
-    x = torch.randn(3, 6, *shape)
+    x = torch.randn(3, N_IN, *shape)
     out = g(x)
     assert out.shape == (3, 2, *shape)
     logits = d(x, out)
@@ -62,10 +62,37 @@ def test_inputs_are_normalised_by_pilot_scale(rng):
     pp = fr.pilot_pattern
     h = stats.grid_channel("epa", fr.grid, 4, rng)
     y, _ = transmit_grid(h, pp, 20.0, rng)
-    x1, _, s1 = make_inputs(y, pp, 0.01)
-    x2, _, s2 = make_inputs(y * 7.0, pp, 0.49)
-    np.testing.assert_allclose(x1, x2, rtol=1e-4, atol=1e-5)
+    x1, _, s1, g1 = make_inputs(y, pp, 0.01)
+    x2, _, s2, g2 = make_inputs(y * 7.0, pp, 0.49)
+    np.testing.assert_allclose(x1, x2, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(s2, 7 * s1, rtol=1e-5)
+    np.testing.assert_allclose(g1, g2, rtol=1e-4)
+    np.testing.assert_allclose(g1, np.sqrt(0.01) / s1, rtol=1e-5)     # sigma = sqrt(N0) / s
+
+
+def test_untrained_generator_is_the_robust_lmmse(rng):
+    """Residual learning: the output layer starts at zero, so an untrained generator returns the
+    robust LMMSE conditioning exactly; the correction is scaled by the slot's noise level."""
+    fr = FrameConfig()
+    pp = fr.pilot_pattern
+    h = stats.grid_channel("tdl-c", fr.grid, 6, rng)
+    y, _ = transmit_grid(h, pp, 25.0, rng)
+    x, h_rob, s, sigma = make_inputs(y, pp, 10 ** -2.5)
+    g, _ = build_models(8)
+    g.eval()
+    with torch.no_grad():
+        out = channels_to_complex(g.estimate(torch.from_numpy(x)).numpy()) * s[:, None, None]
+        np.testing.assert_allclose(g.sigma(torch.from_numpy(x)).numpy().ravel(), sigma, rtol=1e-4)
+    np.testing.assert_allclose(out, h_rob, rtol=1e-4, atol=1e-5)
+    t, f = pp.pilot_index
+    c = np.sqrt(np.mean(np.abs(y[:, t, f]) ** 2, axis=1) - 10 ** -2.5)[:, None, None]   # channel rms
+    ref, _ = make_robust(fr.grid)(y / c, pp, 10 ** -2.5 / c[:, 0, 0] ** 2)
+    np.testing.assert_allclose(h_rob, ref * c, rtol=1e-4, atol=1e-5)
+    # pilot innovation planes: (h_ls - h_rob) / sqrt(N0) at the pilots, zero elsewhere
+    t, f = pp.pilot_index
+    inno = (y[:, t, f] / pp.values[t, f] - h_rob[:, t, f]) / np.sqrt(10 ** -2.5)
+    np.testing.assert_allclose(x[:, 4, t, f], inno.real, rtol=1e-3, atol=1e-3)
+    assert np.all(x[:, 4:6][:, :, ~pp.mask] == 0)
 
 
 def test_trained_checkpoint_round_trip_and_gain_invariance(tiny_ckpt, rng):
@@ -156,7 +183,7 @@ def test_train_cli_refuses_mixed_sources(tmp_path):
 
 
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="shipped checkpoint not built yet")
-def test_shipped_checkpoint_beats_ls_at_low_snr(rng):
+def test_shipped_checkpoint_beats_ls_and_robust_lmmse(rng):
     fr = FrameConfig()
     pp = fr.pilot_pattern
     cg = make_estimator(EstimatorConfig(kind="cgan"), fr)
@@ -166,3 +193,11 @@ def test_shipped_checkpoint_beats_ls_at_low_snr(rng):
     e_cg = np.sum(np.abs(cg(y, pp, 10 ** -0.5)[0] - h) ** 2)
     e_ls = np.sum(np.abs(ls(y, pp, 10 ** -0.5)[0] - h) ** 2)
     assert 10 * np.log10(e_ls / e_cg) > 3.0
+    # and it improves on its own conditioning (the robust LMMSE) at low and high SNR
+    rob = make_estimator(EstimatorConfig(kind="lmmse-robust"), fr)
+    for snr in (5.0, 30.0):
+        y, _ = transmit_grid(h, pp, snr, rng)
+        n0 = 10 ** (-snr / 10)
+        e_cg = np.sum(np.abs(cg(y, pp, n0)[0] - h) ** 2)
+        e_rb = np.sum(np.abs(rob(y, pp, n0)[0] - h) ** 2)
+        assert 10 * np.log10(e_rb / e_cg) > 1.0

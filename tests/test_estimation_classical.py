@@ -102,7 +102,7 @@ def test_lmmse_matches_numpy_reference_with_per_grid_noise(frame, rng):
 def test_genie_lmmse_beats_ls_at_low_snr_and_predicts_its_error(frame, rng, profile):
     pp = frame.pilot_pattern
     ls = make_estimator(EstimatorConfig(kind="ls"), frame, profile)
-    lm = make_estimator(EstimatorConfig(kind="lmmse"), frame, profile)
+    lm = make_estimator(EstimatorConfig(timing_uncertainty_samples=0.0, kind="lmmse"), frame, profile)
     h = stats.grid_channel(profile, frame.grid, 2000, rng)
     for snr in (0.0, 5.0):
         y, _ = transmit_grid(h, pp, snr, rng)
@@ -115,14 +115,14 @@ def test_genie_lmmse_beats_ls_at_low_snr_and_predicts_its_error(frame, rng, prof
 
 def test_mismatched_lmmse_error_variance_is_its_true_mse_when_statistics_match(frame, rng):
     pp = frame.pilot_pattern
-    cfg = EstimatorConfig(kind="lmmse-mismatched", assumed_profile="epa", assumed_snr_db=25.0)
+    cfg = EstimatorConfig(timing_uncertainty_samples=0.0, kind="lmmse-mismatched", assumed_profile="epa", assumed_snr_db=25.0)
     est = make_estimator(cfg, frame)
     h = stats.grid_channel("epa", frame.grid, 3000, rng)
     y, _ = transmit_grid(h, pp, 5.0, rng)
     h_hat, ev = est(y, pp, 10 ** -0.5)
     mse = np.mean(np.abs(h_hat - h) ** 2)
     assert 10 * np.log10(ev.mean()) == pytest.approx(10 * np.log10(mse), abs=0.3)
-    genie = make_estimator(EstimatorConfig(kind="lmmse"), frame, "epa")
+    genie = make_estimator(EstimatorConfig(timing_uncertainty_samples=0.0, kind="lmmse"), frame, "epa")
     assert nmse_db(genie(y, pp, 10 ** -0.5)[0], h) < nmse_db(h_hat, h)
 
 
@@ -130,8 +130,8 @@ def test_mismatched_equals_genie_when_assumptions_are_true(frame, rng):
     pp = frame.pilot_pattern
     h = stats.grid_channel("eva", frame.grid, 5, rng)
     y, _ = transmit_grid(h, pp, 15.0, rng)
-    mm = make_estimator(EstimatorConfig(kind="lmmse-mismatched", assumed_profile="eva", assumed_snr_db=15.0), frame)
-    gn = make_estimator(EstimatorConfig(kind="lmmse"), frame, "eva")
+    mm = make_estimator(EstimatorConfig(timing_uncertainty_samples=0.0, kind="lmmse-mismatched", assumed_profile="eva", assumed_snr_db=15.0), frame)
+    gn = make_estimator(EstimatorConfig(timing_uncertainty_samples=0.0, kind="lmmse"), frame, "eva")
     a, ea = mm(y, pp, 10 ** -1.5)
     b, eb = gn(y, pp, 10 ** -1.5)
     np.testing.assert_allclose(a, b, atol=1e-4)
@@ -178,18 +178,73 @@ def test_make_estimator_rejects_unknown_kind_and_profile(frame):
     with pytest.raises(ConfigError):
         make_estimator(EstimatorConfig(kind="nope"), frame)  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
-        make_estimator(EstimatorConfig(kind="lmmse"), frame, "no-such-profile")
+        make_estimator(EstimatorConfig(timing_uncertainty_samples=0.0, kind="lmmse"), frame, "no-such-profile")
 
 
 def test_exponential_pdp_statistics_are_consistent(frame, rng):
     """Our own ``exp:RMS_NS`` profile: genie LMMSE built from its R predicts its own error."""
     pp = frame.pilot_pattern
-    est = make_estimator(EstimatorConfig(kind="lmmse"), frame, "exp:2000")
+    est = make_estimator(EstimatorConfig(timing_uncertainty_samples=0.0, kind="lmmse"), frame, "exp:2000")
     h = stats.grid_channel("exp:2000", frame.grid, 1500, rng, 150.0)
     assert np.mean(np.abs(h) ** 2) == pytest.approx(1.0, rel=0.05)
     y, _ = transmit_grid(h, pp, 10.0, rng)
-    h_hat, ev = make_estimator(EstimatorConfig(kind="lmmse"), frame, "exp:2000", doppler_hz=150.0)(y, pp, 0.1)
+    h_hat, ev = make_estimator(EstimatorConfig(timing_uncertainty_samples=0.0, kind="lmmse"), frame, "exp:2000", doppler_hz=150.0)(y, pp, 0.1)
     assert 10 * np.log10(ev.mean()) == pytest.approx(10 * np.log10(np.mean(np.abs(h_hat - h) ** 2)), abs=0.3)
     assert est is not None
     with pytest.raises(ConfigError):
         stats.frequency_correlation("exp:abc", frame.grid)
+
+
+def test_timing_spread_is_the_average_over_shifted_delays(frame):
+    """R_f widened by +-u samples of timing error equals the mean of R_f over shifted copies of the
+    profile (a NumPy reference: shift every path delay and average)."""
+    g = frame.grid
+    r_f = stats.frequency_correlation("lammsc", g)
+    u = 2.5
+    f = g.used_k / g.fft_size
+    ref = np.mean([r_f * np.exp(-2j * np.pi * (f[:, None] - f[None, :]) * d)
+                   for d in np.linspace(-u, u, 2001)], axis=0)
+    np.testing.assert_allclose(stats.timing_spread(r_f, g, u), ref, atol=2e-3)
+    np.testing.assert_array_equal(stats.timing_spread(r_f, g, 0.0), r_f)
+    with pytest.raises(ConfigError):
+        stats.timing_spread(r_f, g, -1.0)
+
+
+def test_robust_statistics_match_uniform_pdp_and_flat_doppler(frame):
+    g = frame.grid
+    taus = np.linspace(-2.0, g.cp_len, 4001)                          # samples
+    f = g.used_k / g.fft_size
+    ref = np.mean(np.exp(-2j * np.pi * np.subtract.outer(f, f)[..., None] * taus), axis=-1)
+    np.testing.assert_allclose(stats.robust_frequency_correlation(g, pre_samples=2.0), ref, atol=2e-3)
+    t = np.arange(g.n_symbols) * g.symbol_len / g.sample_rate
+    nu = np.linspace(-300.0, 300.0, 4001)
+    ref_t = np.mean(np.cos(2 * np.pi * np.subtract.outer(t, t)[..., None] * nu), axis=-1)
+    np.testing.assert_allclose(stats.robust_time_correlation(300.0, g), ref_t, atol=2e-3)
+
+
+def test_receiver_timing_error_widened_lmmse_beats_ls(frame, rng):
+    """The frame receiver's residual timing error shifts every delay by a few samples. Exact-profile
+    LMMSE then fails on the shifted slots (worse than LS at high SNR); widened by the timing
+    uncertainty (the default for receivers) it beats LS on every slot population."""
+    from lamsc_sdr.estimation.cge_data import timing_shift
+    pp, g = frame.pilot_pattern, frame.grid
+    h = stats.grid_channel("lammsc", g, 400, rng)
+    h = timing_shift(h, rng.uniform(-2.0, 2.0, 400), g.used_k, g.fft_size)
+    y, _ = transmit_grid(h, pp, 25.0, rng)
+    n0 = 10 ** -2.5
+    exact = make_estimator(EstimatorConfig(kind="lmmse", timing_uncertainty_samples=0.0), frame, "lammsc")
+    wide = make_estimator(EstimatorConfig(kind="lmmse"), frame, "lammsc")          # default: receiver
+    ls = make_estimator(EstimatorConfig(kind="ls"), frame)
+    e_ls, e_ex, e_wi = (nmse_db(e(y, pp, n0)[0], h) for e in (ls, exact, wide))
+    assert e_ex > e_ls                 # the bug: exact statistics lose to LS under timing error
+    assert e_wi < e_ls - 3.0
+
+
+def test_frame_level_lmmse_beats_ls_on_lammsc():
+    """End to end through sync, CFO correction and the receiver: LMMSE (receiver default, widened by
+    the timing uncertainty) has a lower BER than LS at 20 dB on the LAM-MSC profile."""
+    from lamsc_sdr.phy.evaluate import ber_curve
+    rows = ber_curve(FrameConfig(), "qpsk", [20.0], 20, np.random.default_rng(5), csi=("ls", "lmmse"),
+                     channel="lammsc")
+    ber = {r["csi"]: r["ber"] for r in rows}
+    assert ber["lmmse"] < 0.8 * ber["ls"]

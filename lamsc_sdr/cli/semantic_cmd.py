@@ -13,6 +13,12 @@ def _train(args) -> int:
     from ..provenance import write_json
     from ..semantic.train import train_semantic
 
+    extra = []
+    if args.init:
+        extra.append(f"semantic.train.init={args.init}")
+    if args.mix_captions is not None:
+        extra.append(f"semantic.train.mix_captions={args.mix_captions}")
+    args.set = (getattr(args, "set", None) or []) + extra
     cfg = run_config(args)
     out = args.out or "deepsc_europarl.pt"
     plot = args.plot or (out.rsplit(".", 1)[0] + "_loss.png")
@@ -46,7 +52,7 @@ def _eval_text(args) -> int:
     from ..semantic.evaluate import FrameLink, GridLink, SymbolLink, evaluate_text, plot_results
 
     cfg = run_config(args)
-    codec = SemanticCodec.load(args.checkpoint or cfg.semantic.checkpoint)
+    codec = SemanticCodec.load(args.checkpoint or "europarl")
     sentences = _read_sentences(args.sentences, args.n)
     snrs = parse_range(args.snr)
     est = args.estimator or cfg.estimator.kind
@@ -79,7 +85,7 @@ def _bench(args) -> int:
     from ..semantic.codec import SemanticCodec
 
     cfg = run_config(args)
-    codec = SemanticCodec.load(args.checkpoint or cfg.semantic.checkpoint)
+    codec = SemanticCodec.load(args.checkpoint or "europarl")
     sentences = _read_sentences(args.sentences, args.n) if args.sentences else None
     res = bench_codec(codec, sentences, repeats=args.repeats, n=args.n)
     print(json.dumps(res, indent=2))
@@ -121,7 +127,9 @@ def register(groups) -> None:
                         "no sync; symbol: per-symbol model")
     e.add_argument("--threshold", type=float, default=0.6, help="similarity threshold of 'accuracy'")
     e.add_argument("--n", type=int, help="use the first N sentences")
-    e.add_argument("--checkpoint", help="semantic checkpoint (default: config's, else shipped)")
+    e.add_argument("--checkpoint", help="semantic checkpoint: 'europarl' (default: the shipped Europarl model of "
+                                        "issue 3), 'lamsc' (the shipped LAM-MSC-adapted model the pipeline uses) "
+                                        "or a path")
     e.add_argument("--plot", metavar="PNG", help="plot similarity/accuracy/BLEU vs SNR")
     add_config_args(e)
     add_json_arg(e)
@@ -131,7 +139,7 @@ def register(groups) -> None:
     b.add_argument("--sentences", help="text file (default: the bundled held-out Europarl sample)")
     b.add_argument("--n", type=int, default=200)
     b.add_argument("--repeats", type=int, default=3)
-    b.add_argument("--checkpoint")
+    b.add_argument("--checkpoint", help="'europarl' (default), 'lamsc' or a path")
     add_config_args(b)
     add_json_arg(b)
     b.set_defaults(func=_bench)
@@ -141,6 +149,11 @@ def register(groups) -> None:
     t.add_argument("--corpus", required=True, help="text file (or .gz), one sentence a line")
     t.add_argument("--out", help="checkpoint path (default: deepsc_europarl.pt)")
     t.add_argument("--plot", help="loss plot PNG (default: OUT_loss.png)")
+    t.add_argument("--init", metavar="CHECKPOINT", help="fine-tune from this checkpoint ('europarl', 'lamsc' or a "
+                                                      "path), keeping its tokenizer (= semantic.train.init)")
+    t.add_argument("--mix-captions", type=float, metavar="FRACTION",
+                   help="share of each batch drawn from generated caption-style text (lamsc_sdr.semantic.captions; "
+                        "= semantic.train.mix_captions)")
     add_config_args(t)
     add_json_arg(t)
     t.set_defaults(func=_train)

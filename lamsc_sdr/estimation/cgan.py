@@ -51,7 +51,7 @@ from .base import ChannelEstimator
 
 N_IN = 8
 CHECKPOINT_FORMAT = "lamsc-cge-2"
-ROBUST_DEFAULTS = {"max_doppler_hz": 400.0, "pre_samples": 3.0}
+ROBUST_DEFAULTS = {"max_doppler_hz": 300.0, "pre_samples": 2.0}
 DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "cge_default.pt"
 
 
@@ -157,11 +157,14 @@ def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, robust=None):
     b = y.shape[0]
     nv = np.broadcast_to(np.asarray(noise_var, np.float64), (b,))
     nv = np.maximum(nv, 1e-12)
-    h_rob, _ = robust(y, pilots, nv)
     t, f = pilots.pilot_index
     h_ls = y[:, t, f] / pilots.values[t, f]                                  # (B, P)
     p_pow = np.mean(np.abs(h_ls) ** 2, axis=1)                               # (B,)
     s = np.sqrt(np.maximum(p_pow, 1e-12)).astype(np.float32)
+    # robust LMMSE on the slot scaled to unit channel power (its prior's), so gain-invariant
+    c = np.sqrt(np.maximum(p_pow - nv, 0.05 * p_pow) + 1e-24)               # (B,) channel rms estimate
+    h_rob, _ = robust((y / c[:, None, None]).astype(np.complex64), pilots, nv / c ** 2)
+    h_rob = (h_rob * c[:, None, None]).astype(np.complex64)
     ratio = np.clip(nv / s.astype(np.float64) ** 2, 1e-6, 1e3)
     lvl = np.log10(ratio) / 3.0
     sigma = np.sqrt(ratio).astype(np.float32)

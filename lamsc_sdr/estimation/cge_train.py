@@ -39,8 +39,8 @@ class TrainConfig:
     l1_weight: float = 100.0
     adv_weight: float = 1.0
     width: int = 48
-    robust_max_doppler_hz: float = 400.0  # conditioning robust LMMSE: flat Doppler spectrum up to this
-    robust_pre_samples: float = 3.0       # ... and uniform PDP over [-this, cp_len] samples
+    robust_max_doppler_hz: float = 300.0  # conditioning robust LMMSE: flat Doppler spectrum up to this
+    robust_pre_samples: float = 2.0       # ... and uniform PDP over [-this, cp_len] samples
     threads: int = 1
     val_every: int = 500
     val_per_snr: int = 200              # validation slots per SNR and training profile

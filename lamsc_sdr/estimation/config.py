@@ -16,4 +16,4 @@ class EstimatorConfig:
     # Residual timing error of a frame receiver (samples, +-): the LMMSE statistics are widened by
     # it (stats.timing_spread). Grid-level evaluation (no sync) sets 0.
     timing_uncertainty_samples: float = 3.0
-    robust_max_doppler_hz: float = 400.0  # lmmse-robust: flat Doppler spectrum up to this (CFO residual incl.)
+    robust_max_doppler_hz: float = 300.0  # lmmse-robust: flat Doppler spectrum up to this (CFO residual incl.)

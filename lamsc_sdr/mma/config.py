@@ -47,6 +47,7 @@ class MMAConfig:
     text_to_audio: str = "piper"         # piper[:<voice.onnx>] | espeak
     text_to_video: str = "slideshow"     # slideshow | diffusers:<id or path>
     gallery: str | None = None           # receiver-side gallery folder (gallery.yaml); None = shipped
+    gallery_self_index: bool = True      # also index gallery images by image_to_text's own descriptions
     openai_base_url: str | None = None   # None: $OPENAI_BASE_URL, else https://api.openai.com/v1
     openai_api_key_env: str = "OPENAI_API_KEY"   # name of the environment variable with the key
     timeout_s: float = 60.0              # HTTP timeout per request

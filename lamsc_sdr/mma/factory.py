@@ -49,7 +49,8 @@ def make_text_to_media(modality: str, cfg: MMAConfig | None = None, seed: int = 
         kind, arg = split_spec(cfg.text_to_image)
         if kind == "gallery":
             from .image_gen import GalleryRetriever
-            return GalleryRetriever(arg or cfg.gallery)
+            describer = make_media_to_text("image", cfg) if cfg.gallery_self_index else None
+            return GalleryRetriever(arg or cfg.gallery, describer=describer)
         from .image_gen import DiffusersImage
         return DiffusersImage(arg, cfg.device, cfg.image_size, cfg.diffusion_steps, cfg.guidance_scale, seed)
     if m == "audio":

@@ -75,10 +75,17 @@ def load_gallery(folder: str | Path | None = None) -> tuple[GalleryItem, ...]:
     return tuple(items)
 
 
-def _gallery_index(folder: str | None):
+def _gallery_index(folder: str | None, describer=None):
+    """Gallery items and their embeddings: (n_items, 384), or (2, n_items, 384) when a describer
+    also indexes every image by its own description (the receiver's MMA sees the gallery the way
+    the sender's MMA saw the original, so a description it made is matched like for like)."""
     from .embed import embed
     items = load_gallery(folder)
-    return items, embed([it.description for it in items])          # (n_items, 384)
+    vecs = embed([it.description for it in items])
+    if describer is None:
+        return items, vecs
+    auto = embed([describer.describe(it.path).text for it in items])
+    return items, np.stack([vecs, auto])
 
 
 def save_labelled(src_img, out: Path, label: str) -> Path:
@@ -107,19 +114,26 @@ class GalleryRetriever(TextToMedia):
     offline_fallback = True
     default_suffix = ".png"
 
-    def __init__(self, gallery: str | Path | None = None, exclude: tuple[str, ...] = ()):
+    def __init__(self, gallery: str | Path | None = None, exclude: tuple[str, ...] = (), describer=None):
         self.gallery = str(gallery) if gallery else None
         self.exclude = set(exclude)          # item ids never returned (leave-one-out evaluation)
+        self.describer = describer           # optional MediaToText("image") indexing the images too
         self.name = "gallery:" + (self.gallery or "default (scikit-image photos)")
 
+    def _index(self):
+        key = ("gallery", self.gallery, None if self.describer is None else self.describer.name)
+        return cached(key, lambda: _gallery_index(self.gallery, self.describer))
+
     def items(self) -> tuple[GalleryItem, ...]:
-        return cached(("gallery", self.gallery), lambda: _gallery_index(self.gallery))[0]
+        return self._index()[0]
 
     def rank(self, text: str) -> list[tuple[GalleryItem, float]]:
         """All gallery items, best first, with cosine scores."""
         from .embed import embed
-        items, vecs = cached(("gallery", self.gallery), lambda: _gallery_index(self.gallery))
-        scores = vecs @ embed([check_text(text)])[0]               # (n_items,)
+        items, vecs = self._index()
+        scores = vecs @ embed([check_text(text)])[0]               # (n_items,) or (2, n_items)
+        if scores.ndim == 2:
+            scores = scores.max(axis=0)                            # best of written / own description
         order = np.argsort(-scores)
         ranked = [(items[i], float(scores[i])) for i in order if items[i].id not in self.exclude]
         if not ranked:

@@ -57,7 +57,10 @@ class SemanticCodec:
     # ---------------------------------------------------------------- loading
     @classmethod
     def load(cls, path: str | Path | None = None, expected: SemanticConfig | None = None) -> "SemanticCodec":
-        """Load a checkpoint (``None``: the shipped one) with ``torch.load(weights_only=True)``.
+        """Load a checkpoint with ``torch.load(weights_only=True)``.
+
+        ``path``: ``None`` or ``"europarl"`` -- the shipped Europarl checkpoint (issue 3);
+        ``"lamsc"`` -- the shipped checkpoint adapted to LAM-MSC media descriptions; else a path.
 
         ``expected``: the run config's semantic section; any model field that differs raises
         :class:`CheckpointMismatchError` naming it. A tokenizer that does not fit the weights,
@@ -69,7 +72,8 @@ class SemanticCodec:
         from .tokenizer import TextTokenizer
         from .train import CHECKPOINT_FORMAT
 
-        path = Path(path) if path is not None else SHIPPED
+        from .config import resolve_checkpoint
+        path = resolve_checkpoint(None if path is None else str(path))
         if not path.is_file():
             raise ModelUnavailableError(f"semantic checkpoint {path} not found (train one with `lamsc train semantic`)")
         try:

@@ -34,6 +34,10 @@ class SemanticTrainConfig:
     log_every: int = 50
     save_every: int = 400             # write OUT.partial every so many steps (0 = never)
     num_threads: int = 1
+    init: str | None = None           # fine-tune from this checkpoint ('europarl', 'lamsc' or a path): its
+                                      # tokenizer and weights are kept (no new tokenizer is trained)
+    mix_captions: float = 0.0         # share of each batch drawn from generated caption-style text
+    n_captions: int = 40000           # captions generated (seed = run seed) for the mix
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -46,18 +50,26 @@ class SemanticTrainConfig:
             raise ConfigError(f"semantic.train.fading_fraction: must be in [0, 1], got {self.fading_fraction}")
         if not 0 <= self.holdout_permille < 1000:
             raise ConfigError(f"semantic.train.holdout_permille: must be in [0, 1000), got {self.holdout_permille}")
+        if not 0.0 <= self.mix_captions < 1.0:
+            raise ConfigError(f"semantic.train.mix_captions: must be in [0, 1), got {self.mix_captions}")
+        if self.mix_captions > 0 and self.n_captions < 1:
+            raise ConfigError("semantic.train.n_captions must be >= 1 when mix_captions > 0")
 
 
 @dataclass(frozen=True)
 class SemanticConfig:
     """DeepSC-style codec: sizes of the tokenizer and the network.
 
-    ``checkpoint``: path of a trained codec, ``None`` = the shipped one.
+    ``checkpoint``: which trained codec the pipeline loads -- ``"lamsc"`` (default): the shipped
+    checkpoint adapted to LAM-MSC media descriptions (``deepsc_lamsc.pt``: Europarl + caption-style
+    text); ``"europarl"``: the shipped Europarl-only checkpoint of issue 3 (``deepsc_europarl.pt``);
+    anything else: a path. ``SemanticCodec.load(None)`` and ``lamsc eval text`` without
+    ``--checkpoint`` load the Europarl one (see :func:`resolve_checkpoint`).
     ``symbols_per_token`` complex channel uses carry each token; a message of ``n`` tokens
     occupies ``n * symbols_per_token`` complex symbols with unit average power.
     """
 
-    checkpoint: str | None = None     # None = the shipped checkpoint
+    checkpoint: str | None = "lamsc"  # "lamsc" | "europarl" | a path (None = "europarl")
     vocab_size: int = 4096            # byte-level BPE vocabulary (incl. special tokens)
     lowercase: bool = True            # as DeepSC; the sentence embedder is uncased anyway
     max_tokens: int = 48              # tokens per segment; longer texts are segmented
@@ -86,3 +98,18 @@ class SemanticConfig:
         return {k: getattr(self, k) for k in ("vocab_size", "lowercase", "max_tokens", "d_model", "n_heads",
                                               "n_enc_layers", "n_dec_layers", "d_ff", "dropout",
                                               "symbols_per_token")}
+
+
+SHIPPED_CHECKPOINTS = {"europarl": "deepsc_europarl.pt", "lamsc": "deepsc_lamsc.pt"}
+
+
+def resolve_checkpoint(name: str | None):
+    """``None`` / ``"europarl"`` -> the shipped Europarl checkpoint; ``"lamsc"`` -> the shipped
+    LAM-MSC-adapted one; anything else is taken as a path. Returns a ``pathlib.Path``."""
+    from pathlib import Path
+    here = Path(__file__).parent / "checkpoints"
+    if name is None:
+        return here / SHIPPED_CHECKPOINTS["europarl"]
+    if str(name) in SHIPPED_CHECKPOINTS:
+        return here / SHIPPED_CHECKPOINTS[str(name)]
+    return Path(name)

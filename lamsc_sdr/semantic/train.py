@@ -9,6 +9,13 @@ Every sentence draws its own SNR (uniform in dB) and channel (AWGN, or Rayleigh 
 
 Held-out sentences: ``sha256(sentence) % 1000 < holdout_permille`` -- never trained on (the
 tokenizer too is trained on the training split only).
+
+Fine-tuning (``semantic.train.init`` / ``--init``): start from a trained checkpoint, keep its
+tokenizer (no new one is trained) and weights; the model fields must match. Caption mix
+(``semantic.train.mix_captions`` / ``--mix-captions F``): ``n_captions`` caption-style messages
+from :mod:`.captions` (seed = run seed; hash-held-out captions dropped), split into model-sized
+segments as the codec would send them; each batch pool draws a share F of its sentences from
+them. The checkpoint records the init checkpoint's hash and the caption corpus description.
 """
 from __future__ import annotations
 
@@ -82,6 +89,30 @@ def _batches(lengths: np.ndarray, batch: int, rng: np.random.Generator, pool: in
             yield chunks[j]
 
 
+def _mixed_batches(lengths: np.ndarray, n_a: int, frac: float, batch: int, rng: np.random.Generator,
+                   pool: int = 50) -> Iterator[np.ndarray]:
+    """Like :func:`_batches` over ``lengths`` = [corpus A (n_a) | corpus B]: each pool of
+    ``pool*batch`` indices draws Binomial(pool*batch, frac) of them from B, the rest from A."""
+    n_b = len(lengths) - n_a
+    size = pool * batch
+    while True:
+        k = int(rng.binomial(size, frac))
+        ia = rng.choice(n_a, size=min(n_a, size - k), replace=False)
+        ib = n_a + rng.choice(n_b, size=min(n_b, k), replace=False)
+        idx = np.concatenate([ia, ib])
+        idx = idx[np.argsort(lengths[idx], kind="stable")]
+        chunks = [idx[i:i + batch] for i in range(0, len(idx), batch)]
+        for j in rng.permutation(len(chunks)):
+            yield chunks[j]
+
+
+def _caption_segments(codec, n: int, seed: int, heldout: bool) -> tuple[list[str], list[str]]:
+    """(captions, their model-sized segments as ``codec.segments`` cuts them)."""
+    from .captions import generate_captions
+    caps = generate_captions(n, np.random.default_rng(seed), heldout=heldout)
+    return caps, [seg for c in caps for seg in codec.segments(c)]
+
+
 def _lr(step: int, total: int, warmup: int, peak: float) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -130,6 +161,17 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
     gen = torch.Generator().manual_seed(seed)
 
     t0 = time.time()
+    init_info = None
+    if tc.init:
+        from .codec import SemanticCodec
+        from .config import resolve_checkpoint
+        init_path = resolve_checkpoint(tc.init)
+        init_codec = SemanticCodec.load(init_path, expected=cfg)
+        init_info = {"spec": tc.init, "path": str(init_path),
+                     "sha256": hashlib.sha256(Path(init_path).read_bytes()).hexdigest(),
+                     "tokenizer_sha": init_codec.tokenizer.digest,
+                     "corpus": init_codec.meta.get("corpus"),
+                     "steps": (init_codec.meta.get("run_config") or {}).get("semantic", {}).get("train", {}).get("steps")}
     sentences, corpus_sha = read_corpus(corpus)
     if tc.max_sentences:
         sentences = sentences[:tc.max_sentences]
@@ -138,7 +180,7 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
     if not train:
         raise ConfigError(f"corpus {corpus}: every sentence is held out by semantic.train.holdout_permille="
                           f"{tc.holdout_permille}; nothing to train on")
-    tok = train_tokenizer(train, cfg.vocab_size, cfg.lowercase)
+    tok = init_codec.tokenizer if tc.init else train_tokenizer(train, cfg.vocab_size, cfg.lowercase)
     if tok.vocab_size != cfg.vocab_size:
         log.warning("tokenizer learned %d tokens (< vocab_size %d: small corpus)", tok.vocab_size, cfg.vocab_size)
     seqs = [s for s in tok.encode_batch(train) if 0 < len(s) <= cfg.max_tokens]
@@ -153,13 +195,37 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
     if model_cfg is None:
         import dataclasses
         model_cfg = dataclasses.replace(cfg, vocab_size=tok.vocab_size)
-    model = DeepSC(model_cfg)
+    if tc.init:
+        model = init_codec.model
+        model.train()
+    else:
+        model = DeepSC(model_cfg)
+    captions_info = None
+    n_corpus = len(seqs)
+    held_cap_seqs: list = []
+    if tc.mix_captions > 0:
+        from .captions import corpus_description
+        from .codec import SemanticCodec
+        segmenter = SemanticCodec(model, tok, model_cfg)
+        caps, cap_segs = _caption_segments(segmenter, tc.n_captions, seed, heldout=False)
+        _, held_segs = _caption_segments(segmenter, 200, seed + 1, heldout=True)
+        model.train()
+        cap_seqs = [s for s in tok.encode_batch(cap_segs) if 0 < len(s) <= cfg.max_tokens]
+        held_cap_seqs = [s for s in tok.encode_batch(held_segs) if 0 < len(s) <= cfg.max_tokens]
+        captions_info = corpus_description(tc.n_captions, seed, caps)
+        captions_info.update({"n_segments": len(cap_segs), "mix_fraction": tc.mix_captions})
+        log.info("captions: %d generated (%d distinct) -> %d segments, mean %.1f tokens",
+                 len(caps), captions_info["n_distinct"], len(cap_seqs), np.mean([len(s) for s in cap_seqs]))
+        seqs = seqs + cap_seqs
+        lengths = np.array([len(s) for s in seqs])
+    extra = {"init": init_info, "captions": captions_info}
     mine = Mine(tc.mine_hidden)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     mine_opt = torch.optim.Adam(mine.parameters(), lr=tc.mine_lr)
     sem_params, ch_params = list(model.semantic_parameters()), list(model.channel_parameters())
     cycle = tc.semantic_phase_steps + tc.channel_phase_steps
-    batches = _batches(lengths, tc.batch_size, rng)
+    batches = (_mixed_batches(lengths, n_corpus, tc.mix_captions, tc.batch_size, rng)
+               if tc.mix_captions > 0 else _batches(lengths, tc.batch_size, rng))
     history: list[dict] = []
     acc_ce = acc_mi = acc_tok = 0.0
     acc_n = 0
@@ -209,6 +275,9 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
                 egen = torch.Generator().manual_seed(seed + 1)
                 rec["heldout_acc_awgn6"] = evaluate_tokens(model, held_seqs[:256], tok.pad_id, 6.0, False, 1.0, egen)
                 rec["heldout_acc_rayleigh10"] = evaluate_tokens(model, held_seqs[:256], tok.pad_id, 10.0, True, 1.0, egen)
+                if held_cap_seqs:
+                    rec["heldout_captions_acc_rayleigh10"] = evaluate_tokens(model, held_cap_seqs[:256], tok.pad_id,
+                                                                             10.0, True, 1.0, egen)
             history.append(rec)
             log.info("%s", rec)
             bar.set_postfix(ce=f"{rec['ce']:.3f}", acc=f"{rec['token_acc']:.3f}", mi=f"{rec['mi_nats']:.2f}")
@@ -216,12 +285,13 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
             acc_n = 0
         if tc.save_every and (step + 1) % tc.save_every == 0 and step + 1 < tc.steps:
             _save(_checkpoint(model, model_cfg, tok, run_cfg, corpus, corpus_sha, sentences, train, held,
-                              history, t0), Path(str(out) + ".partial"))
+                              history, t0, extra), Path(str(out) + ".partial"))
     bar.close()
     for p in model.parameters():
         p.requires_grad_(True)
 
-    ckpt = _checkpoint(model, model_cfg, tok, run_cfg, corpus, corpus_sha, sentences, train, held, history, t0)
+    ckpt = _checkpoint(model, model_cfg, tok, run_cfg, corpus, corpus_sha, sentences, train, held, history, t0,
+                       extra)
     _save(ckpt, out)
     Path(str(out) + ".partial").unlink(missing_ok=True)
     if plot:
@@ -239,7 +309,8 @@ def _save(ckpt: dict, out: Path) -> None:
     tmp.replace(out)
 
 
-def _checkpoint(model, model_cfg, tok, run_cfg, corpus, corpus_sha, sentences, train, held, history, t0) -> dict:
+def _checkpoint(model, model_cfg, tok, run_cfg, corpus, corpus_sha, sentences, train, held, history, t0,
+                extra: dict | None = None) -> dict:
     """The checkpoint: plain tensors (float16), strings and dicts only -- loads with weights_only=True."""
     import torch
 
@@ -255,7 +326,8 @@ def _checkpoint(model, model_cfg, tok, run_cfg, corpus, corpus_sha, sentences, t
         "run_config": run_cfg.to_dict(),
         "corpus": {"path": str(corpus), "sha256": corpus_sha, "n_sentences": len(sentences),
                    "n_train": len(train), "n_heldout": len(held),
-                   "holdout_rule": f"int(sha256(sentence)[:16], 16) % 1000 < {tc.holdout_permille}"},
+                   "holdout_rule": f"int(sha256(sentence)[:16], 16) % 1000 < {tc.holdout_permille}",
+                   **({k: v for k, v in extra.items() if v is not None} if extra else {})},
         "training_log": history,
         "versions": versions(),
         "wall_time_s": round(time.time() - t0, 1),
@@ -277,6 +349,9 @@ def plot_history(history: list[dict], path: str | Path) -> None:
     ev = [h for h in history if "heldout_acc_awgn6" in h]
     ax[2].plot([h["step"] for h in ev], [h["heldout_acc_awgn6"] for h in ev], "o-", label="AWGN 6 dB")
     ax[2].plot([h["step"] for h in ev], [h["heldout_acc_rayleigh10"] for h in ev], "s-", label="Rayleigh 10 dB, c=1")
+    if any("heldout_captions_acc_rayleigh10" in h for h in ev):
+        ax[2].plot([h["step"] for h in ev], [h.get("heldout_captions_acc_rayleigh10") for h in ev], "^-",
+                   label="captions, Rayleigh 10 dB")
     ax[2].plot(steps, [h["token_acc"] for h in history], alpha=0.4, label="train (mixed SNR)")
     ax[2].set(xlabel="step", ylabel="token accuracy", title="held-out token accuracy")
     ax[2].legend()
