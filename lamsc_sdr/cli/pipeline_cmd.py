@@ -33,8 +33,8 @@ def _bench(args) -> int:
 def _experiment(args) -> int:
     from ..experiments import run_experiment
     cfg = run_config(args)
-    if args.llm:
-        cfg = cfg.replace(kb={"llm": args.llm})
+    if args.llm or not args.config:
+        cfg = cfg.replace(kb={"llm": args.llm or "rules"})
     return run_experiment(args.name, cfg, size=args.size, json_path=args.json, plot_path=args.plot,
                           explicit_config=bool(args.config))
 

@@ -8,11 +8,6 @@ from ..config import RunConfig
 
 log = logging.getLogger(__name__)
 
-#: Experiments run the demo's channel (5-tap fading, CGAN) unless a config file is given, with the
-#: deterministic LKB so that sweeps measure the channel, not LLM sampling (``--llm`` overrides).
-EXPERIMENT_DEFAULTS = {"channel": {"model": "lammsc", "snr_db": 15.0, "doppler_hz": 5.0, "cfo_hz": 12000.0},
-                       "estimator": {"kind": "cgan"}}
-
 
 def run_experiment(name: str, cfg: RunConfig, size: str = "small", json_path=None, plot_path=None,
                    explicit_config: bool = False, out_dir: str | Path = "out/experiments") -> int:
@@ -21,6 +16,8 @@ def run_experiment(name: str, cfg: RunConfig, size: str = "small", json_path=Non
     from .paper import EXPERIMENTS, SIZES, _Runner, media_set
     from .plots import plot_experiment
     if not explicit_config:
+        # The demo's channel (5-tap fading, CFO, CGAN), and the LKB's deterministic backend unless
+        # --llm names one: the LLM only polishes wording, and sweeps should measure the channel.
         cfg = demo_config(cfg, explicit=False)
     sz = SIZES[size]
     out = Path(out_dir) / name
