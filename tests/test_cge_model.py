@@ -20,7 +20,8 @@ torch.set_num_threads(1)
 
 
 def tiny_cfg(**train):
-    t = {"steps": 12, "batch": 8, "width": 8, "val_every": 6, "val_per_snr": 4, "val_snr_db": [0.0, 30.0], **train}
+    t = {"steps": 12, "batch": 8, "width": 8, "val_every": 6, "val_per_snr": 4, "val_snr_db": [0.0, 30.0],
+         "bank_delays": [3.0], "bank_dopplers": [30.0], **train}
     return load_cge_config(None, {"seed": 3, "data.profiles": ["lammsc", "epa"], **{f"train.{k}": v for k, v in t.items()}})
 
 
@@ -86,8 +87,16 @@ def test_untrained_generator_is_the_robust_lmmse(rng):
     np.testing.assert_allclose(out, h_rob, rtol=1e-4, atol=1e-5)
     t, f = pp.pilot_index
     c = np.sqrt(np.mean(np.abs(y[:, t, f]) ** 2, axis=1) - 10 ** -2.5)[:, None, None]   # channel rms
-    ref, _ = make_robust(fr.grid)(y / c, pp, 10 ** -2.5 / c[:, 0, 0] ** 2)
+    ref, _ = make_robust(fr.grid).base(y / c, pp, 10 ** -2.5 / c[:, 0, 0] ** 2)
     np.testing.assert_allclose(h_rob, ref * c, rtol=1e-4, atol=1e-5)
+    # a bank of narrower LMMSE candidates adds (candidate - robust) / sqrt(N0) planes
+    cond = make_robust(fr.grid, {"bank_delays": [2.0, 6.0], "bank_dopplers": [30.0]})
+    xb, h_rob2, _, _ = make_inputs(y, pp, 10 ** -2.5, cond)
+    assert cond.n_in == N_IN + 4 and xb.shape[1] == N_IN + 4
+    np.testing.assert_allclose(xb[:, :N_IN], x, rtol=1e-5, atol=1e-5)
+    cand, _ = cond.bank[1](y / c, pp, 10 ** -2.5 / c[:, 0, 0] ** 2)
+    want = (cand * c - h_rob2) / np.sqrt(10 ** -2.5)
+    np.testing.assert_allclose(channels_to_complex(xb[:, N_IN + 2:N_IN + 4]), want, rtol=1e-3, atol=2e-3)
     # pilot innovation planes: (h_ls - h_rob) / sqrt(N0) at the pilots, zero elsewhere
     t, f = pp.pilot_index
     inno = (y[:, t, f] / pp.values[t, f] - h_rob[:, t, f]) / np.sqrt(10 ** -2.5)

@@ -80,3 +80,16 @@ def test_finetune_with_caption_mix_keeps_tokenizer_and_records_corpus(tmp_path):
     assert cap["n"] == 200 and len(cap["sha256"]) == 64 and cap["mix_fraction"] == 0.5
     assert any(not torch.equal(ck["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"])
     SemanticCodec.load(out, expected=load_config(None, TINY).semantic)   # same model fields
+
+
+def test_segments_fit_after_strip_with_shipped_tokenizer():
+    """Regression: a stripped segment can need more BPE tokens than with its leading space."""
+    from lamsc_sdr.semantic.codec import SemanticCodec
+    codec = SemanticCodec.load()
+    text = ("A 3-second video with some motion of a small mammal, likely a wallaby. The scene is dim, mostly "
+            "orange. Later: two people (2 faces visible) with what looks like a dish or drink, likely an "
+            "artichoke; a person (one face visible) with what looks like a bird.")
+    segs = codec.segments(text)
+    assert all(codec.n_tokens(s) <= codec.max_tokens for s in segs)
+    assert " ".join(segs).split() == text.split()
+    codec.encode(segs)

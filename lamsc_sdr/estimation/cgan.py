@@ -14,14 +14,20 @@ correction, in units of the slot's noise level::
 so its output is O(1) at every SNR (no high-SNR floor: at 30 dB the correction is ~30 dB smaller
 than the channel, and it is scaled, not learnt, to be so).
 
-Generator input, per slot (C_in = 8, T, F), built by :func:`make_inputs`:
+Generator input, per slot (C_in = 8 + 2 x bank size, T, F), built by :func:`make_inputs`:
     0-1  robust LMMSE estimate / s                         (real, imag)
     2-3  received grid / s                                 (real, imag)
     4-5  pilot innovation (h_ls - h_rob) / sqrt(N0) at the pilots, 0 elsewhere  (real, imag)
     6    pilot mask                                        (0/1)
     7    log10(N0 / s^2) / 3                               (constant plane; sigma = 10**(1.5 x))
+    8+   (h_bank_i - h_rob) / sqrt(N0)                     (real, imag per bank member)
 with ``s = sqrt(mean |h_ls|^2 over the pilots)`` per slot (the pilot power), so the network is
-blind to the absolute gain (a capture's receive gain).
+blind to the absolute gain (a capture's receive gain). The *bank* (:class:`Conditioning`) holds
+LMMSE estimators for narrower uniform delay spans and Doppler spreads; given their differences
+to the robust estimate in noise units, the generator mostly has to learn which candidate (or
+blend) the pilots support -- a data-driven model-order selection -- plus what no candidate
+captures. All LMMSE statistics are applied to the slot scaled to unit channel power (pilot power
+minus N0), so the inputs are invariant to the receive gain.
 
 Architecture (paper: three down-sampling conv blocks, two up-sampling deconv blocks, an output
 layer, LeakyReLU), U-Net skips; the 8 x 52 grid is zero-padded to a multiple of 8 (8 x 56)::
@@ -51,7 +57,8 @@ from .base import ChannelEstimator
 
 N_IN = 8
 CHECKPOINT_FORMAT = "lamsc-cge-2"
-ROBUST_DEFAULTS = {"max_doppler_hz": 300.0, "pre_samples": 2.0}
+ROBUST_DEFAULTS = {"max_doppler_hz": 300.0, "pre_samples": 2.0,
+                   "bank_delays": [], "bank_dopplers": [], "bank_pre_samples": 1.0, "bank_exp_rms_ns": []}
 DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "cge_default.pt"
 
 
@@ -60,7 +67,7 @@ def _torch():
     return torch
 
 
-def build_models(width: int = 32, slope: float = 0.2):
+def build_models(width: int = 32, slope: float = 0.2, n_in: int = N_IN, gate: bool = False):
     """Generator and discriminator modules (torch is imported here, not at module import)."""
     torch = _torch()
     nn = torch.nn
@@ -74,13 +81,16 @@ def build_models(width: int = 32, slope: float = 0.2):
             w = width
             act = lambda: nn.LeakyReLU(slope)  # noqa: E731
             k, pd = (3, 5), (1, 2)                          # wider in frequency: receptive field
-            self.d1 = nn.Sequential(nn.Conv2d(N_IN, w, k, 2, pd), act())
+            self.d1 = nn.Sequential(nn.Conv2d(n_in, w, k, 2, pd), act())
             self.d2 = nn.Sequential(nn.Conv2d(w, 2 * w, k, 2, pd), nn.BatchNorm2d(2 * w), act())
             self.d3 = nn.Sequential(nn.Conv2d(2 * w, 4 * w, k, 2, pd), nn.BatchNorm2d(4 * w), act())
             # bottleneck + its global mean (the whole slot's context, what LMMSE averages over)
             self.u1 = nn.Sequential(nn.ConvTranspose2d(8 * w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), act())
             self.u2 = nn.Sequential(nn.ConvTranspose2d(4 * w, w, 4, 2, 1), nn.BatchNorm2d(w), act())
-            self.out = nn.ConvTranspose2d(2 * w, 2, 4, 2, 1)
+            # output layer: the free correction (2) and, with ``gate``, per-element logits over
+            # {robust, bank_1..bank_K}: a learnt, slot-adaptive blend of the LMMSE candidates
+            self.k = (n_in - N_IN) // 2 if gate else 0
+            self.out = nn.ConvTranspose2d(2 * w, 2 + (self.k + 1 if self.k else 0), 4, 2, 1)
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
 
@@ -103,8 +113,12 @@ def build_models(width: int = 32, slope: float = 0.2):
             c = torch.cat([c, c.mean(dim=(2, 3), keepdim=True).expand_as(c)], 1)   # (B, 8w, T'/8, F'/8)
             u = self.u1(c)                                    # (B, 2w, T'/4, F'/4)
             u = self.u2(torch.cat([u, b], 1))                 # (B, w, T'/2, F'/2)
-            o = self.out(torch.cat([u, a], 1))                # (B, 2, T', F')
-            return o[..., :t, :f]
+            o = self.out(torch.cat([u, a], 1))[..., :t, :f]  # (B, 2 [+ K + 1], T, F)
+            if not self.k:
+                return o
+            wts = torch.softmax(o[:, 2:], dim=1)[:, 1:]       # (B, K, T, F); weight 0 = robust itself
+            cand = x[:, N_IN:N_IN + 2 * self.k].reshape(x.shape[0], self.k, 2, t, f)   # (B, K, 2, T, F)
+            return o[:, :2] + (wts[:, :, None] * cand).sum(1)
 
     class Discriminator(nn.Module):
         """(cond (B, 8, T, F), correction (B, 2, T, F)) -> logits (B, 1, T/4, F/4) (no sigmoid)."""
@@ -113,7 +127,7 @@ def build_models(width: int = 32, slope: float = 0.2):
             super().__init__()
             w = width
             self.net = nn.Sequential(
-                nn.Conv2d(N_IN + 2, w, 3, 1, 1), nn.ReLU(),
+                nn.Conv2d(n_in + 2, w, 3, 1, 1), nn.ReLU(),
                 nn.Conv2d(w, 2 * w, 3, 2, 1), nn.ReLU(),
                 nn.Conv2d(2 * w, 2 * w, 3, 2, 1), nn.ReLU(),
                 nn.Conv2d(2 * w, 1, 3, 1, 1))
@@ -139,11 +153,31 @@ def channels_to_complex(x):
     return _torch().complex(x[..., 0, :, :], x[..., 1, :, :])
 
 
-def make_robust(grid, robust: dict | None = None):
-    """The conditioning estimator (robust LMMSE) with the checkpoint's parameters."""
-    from .classical import robust_lmmse
-    r = {**ROBUST_DEFAULTS, **(robust or {})}
-    return robust_lmmse(grid, r["max_doppler_hz"], r["pre_samples"])
+class Conditioning:
+    """The conditioning estimators: ``base`` (the robust LMMSE the output is a correction of) and a
+    ``bank`` of LMMSE estimators for narrower uniform delay spans and exponential power-delay
+    profiles, each at a few Doppler spreads (candidates the
+    generator weighs, like a model-order selection). ``n_in``: the generator's input planes."""
+
+    def __init__(self, grid, robust: dict | None = None):
+        from .classical import robust_lmmse
+        r = {**ROBUST_DEFAULTS, **(robust or {})}
+        self.params = r
+        self.base = robust_lmmse(grid, r["max_doppler_hz"], r["pre_samples"])
+        from . import stats
+        from .classical import LMMSEEstimator
+        self.bank = [robust_lmmse(grid, fd, r["bank_pre_samples"], d)
+                     for d in r["bank_delays"] for fd in r["bank_dopplers"]]
+        # exponential power-delay profiles (rms in ns): the decaying shape uniform spans miss
+        self.bank += [LMMSEEstimator(stats.robust_time_correlation(fd, grid),
+                                     stats.frequency_correlation(f"exp:{rms:g}", grid), None, name=f"exp:{rms:g}")
+                      for rms in r.get("bank_exp_rms_ns", []) for fd in r["bank_dopplers"]]
+        self.n_in = N_IN + 2 * len(self.bank)
+
+
+def make_robust(grid, robust: dict | None = None) -> Conditioning:
+    """The conditioning estimators (robust LMMSE + bank) with the checkpoint's parameters."""
+    return Conditioning(grid, robust)
 
 
 def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, robust=None):
@@ -163,12 +197,13 @@ def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, robust=None):
     s = np.sqrt(np.maximum(p_pow, 1e-12)).astype(np.float32)
     # robust LMMSE on the slot scaled to unit channel power (its prior's), so gain-invariant
     c = np.sqrt(np.maximum(p_pow - nv, 0.05 * p_pow) + 1e-24)               # (B,) channel rms estimate
-    h_rob, _ = robust((y / c[:, None, None]).astype(np.complex64), pilots, nv / c ** 2)
+    yc = (y / c[:, None, None]).astype(np.complex64)
+    h_rob, _ = robust.base(yc, pilots, nv / c ** 2)
     h_rob = (h_rob * c[:, None, None]).astype(np.complex64)
     ratio = np.clip(nv / s.astype(np.float64) ** 2, 1e-6, 1e3)
     lvl = np.log10(ratio) / 3.0
     sigma = np.sqrt(ratio).astype(np.float32)
-    x = np.zeros((b, N_IN, *pilots.grid.shape), np.float32)
+    x = np.zeros((b, robust.n_in, *pilots.grid.shape), np.float32)
     inv_s = (1.0 / s)[:, None, None]
     x[:, 0:2] = complex_to_channels(h_rob * inv_s)
     x[:, 2:4] = complex_to_channels(y * inv_s)
@@ -177,6 +212,10 @@ def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, robust=None):
     x[:, 5, t, f] = inno.imag
     x[:, 6] = pilots.mask
     x[:, 7] = lvl[:, None, None]
+    rs = (c / np.sqrt(nv))[:, None, None]                                   # channel scale -> noise units
+    for i, est in enumerate(robust.bank):
+        h_i, _ = est(yc, pilots, nv / c ** 2)
+        x[:, N_IN + 2 * i: N_IN + 2 * i + 2] = complex_to_channels((h_i - h_rob / c[:, None, None]) * rs)
     return x, h_rob, s, sigma
 
 
@@ -232,6 +271,9 @@ class CGANEstimator(ChannelEstimator):
         model = dict(checkpoint.get("model", {}))
         self._robust = make_robust(pilots.grid, model.pop("robust", None))
         self.gen, _ = build_models(**model)
+        if model.get("n_in", N_IN) != self._robust.n_in:
+            raise CheckpointMismatchError(f"{where}: generator inputs ({model.get('n_in', N_IN)}) do not match "
+                                          f"its conditioning ({self._robust.n_in})")
         try:
             self.gen.load_state_dict(checkpoint["generator"])
         except (KeyError, RuntimeError) as err:

@@ -41,6 +41,11 @@ class TrainConfig:
     width: int = 48
     robust_max_doppler_hz: float = 300.0  # conditioning robust LMMSE: flat Doppler spectrum up to this
     robust_pre_samples: float = 2.0       # ... and uniform PDP over [-this, cp_len] samples
+    bank_delays: tuple[float, ...] = ()   # extra LMMSE candidates: uniform PDP over [-bank_pre, d] ...
+    bank_dopplers: tuple[float, ...] = () # ... x flat Doppler up to each of these
+    bank_pre_samples: float = 1.0
+    bank_exp_rms_ns: tuple[float, ...] = ()   # ... and exponential PDPs of these rms delay spreads
+    gate: bool = True                     # generator blends the bank candidates (softmax weights per element)
     threads: int = 1
     val_every: int = 500
     val_per_snr: int = 200              # validation slots per SNR and training profile
@@ -104,7 +109,9 @@ def _validation_set(source, cfg: CGEConfig, profiles) -> dict:
 
 
 def _robust_params(tc: "TrainConfig") -> dict:
-    return {"max_doppler_hz": tc.robust_max_doppler_hz, "pre_samples": tc.robust_pre_samples}
+    return {"max_doppler_hz": tc.robust_max_doppler_hz, "pre_samples": tc.robust_pre_samples,
+            "bank_delays": [float(d) for d in tc.bank_delays], "bank_dopplers": [float(f) for f in tc.bank_dopplers],
+            "bank_pre_samples": tc.bank_pre_samples, "bank_exp_rms_ns": [float(r) for r in tc.bank_exp_rms_ns]}
 
 
 def predict(gen, y, pilots, snr_db, robust, batch: int = 512) -> np.ndarray:
@@ -133,7 +140,7 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
     rng = np.random.default_rng(cfg.seed)
     pilots = cfg.frame.pilot_pattern
     robust = make_robust(pilots.grid, _robust_params(tc))
-    gen, disc = build_models(tc.width)
+    gen, disc = build_models(tc.width, n_in=robust.n_in, gate=tc.gate)
     opt_g = torch.optim.Adam(gen.parameters(), tc.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), tc.lr, betas=(0.5, 0.999))
     sched = [torch.optim.lr_scheduler.LambdaLR(o, lambda k: tc.lr_final_frac + (1 - tc.lr_final_frac) * 0.5 * (
@@ -155,7 +162,7 @@ def train_cge(cfg: CGEConfig, source, out: str | Path, steps: int | None = None,
         y, h, snr = source.sample(tc.batch, rng)
         n0 = 10 ** (-snr / 10)
         x, h_rob, s, _ = make_inputs(y, pilots, n0, robust)
-        cond = torch.from_numpy(x)                                            # (B, 8, T, F)
+        cond = torch.from_numpy(x)                                            # (B, C_in, T, F)
         r = (h - h_rob) / np.sqrt(n0)[:, None, None]                          # correction / noise std
         real = torch.from_numpy(complex_to_channels(r))                       # (B, 2, T, F)
         fake = gen(cond)                                                      # (B, 2, T, F)
@@ -204,14 +211,15 @@ def _checkpoint(cfg, pilots, best, disc, source, history, step, t0, command) -> 
     """The checkpoint dict: weights of the best generator, signature, config, data, validation, log."""
     tc = cfg.train
     _, state, res = best
-    gen, _ = build_models(tc.width)
+    n_in = make_robust(pilots.grid, _robust_params(tc)).n_in
+    gen, _ = build_models(tc.width, n_in=n_in, gate=tc.gate)
     gen.load_state_dict(state)
     nmse = np.mean([res[k] for k in res], axis=0)                                # mean over profiles
     snrs = list(tc.val_snr_db) if "captures" not in res else [float(np.median(source.snr_db))]
     return {
         "format": CHECKPOINT_FORMAT,
         "signature": pilot_signature(pilots),
-        "model": {"width": tc.width, "robust": _robust_params(tc)},
+        "model": {"width": tc.width, "n_in": n_in, "gate": tc.gate, "robust": _robust_params(tc)},
         "generator": gen.state_dict(),
         "discriminator": disc.state_dict(),
         "config": cfg.to_dict(),

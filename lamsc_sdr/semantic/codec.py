@@ -158,7 +158,9 @@ class SemanticCodec:
                 out.extend(self._split_chars(w))
                 i += 1
                 continue
-            if self.n_tokens("".join(cur + [w])) <= self.max_tokens:
+            # count the piece as it will be sent (stripped): byte-level BPE codes a word after a
+            # space differently, so " two people ..." can be shorter than "two people ..."
+            if self.n_tokens("".join(cur + [w]).strip()) <= self.max_tokens:
                 cur.append(w)
                 i += 1
                 continue
@@ -169,7 +171,9 @@ class SemanticCodec:
             cur = cur[cut:]
         if cur:
             out.append("".join(cur))
-        return [p for p in (q.strip() for q in out) if p]
+        pieces = [p for p in (q.strip() for q in out) if p]
+        # a remainder after a sentence cut may still grow by the same effect: cut it by characters
+        return [q for p in pieces for q in ([p] if self.n_tokens(p) <= self.max_tokens else self._split_chars(p))]
 
     def _split_chars(self, word: str) -> list[str]:
         pieces = []
