@@ -45,6 +45,7 @@ class MessageReport:
     description_out: str | None = None       # media_out described again by the receiver's MMA
     similarity: float | None = None          # semantics_sent vs text_received
     similarity_media: float | None = None    # description vs description_out (the paper's metric)
+    snr_db: float | None = None              # the receiver's SNR estimate over the message's frames
     channel_uses: int = 0                    # complex symbols of the semantic payload
     frames: int = 0
     frame_samples: int = 0                   # IQ samples on the air, preamble/header/pilots included
@@ -183,7 +184,6 @@ class Link:
         self.receiver = Receiver(self.st)
         self._radio = radio
         self.frames: list = []
-        self.plan = None
 
     def radio(self):
         if self._radio is None:
@@ -194,39 +194,43 @@ class Link:
     def prepare(self, paths) -> list[MessageReport]:
         return [self.sender.prepare(p, i + 1) for i, p in enumerate(paths)]
 
-    def transmit(self, reports: list[MessageReport], *, perfect_csi: bool = False, record=None) -> dict:
+    def transmit(self, reports: list[MessageReport], *, record=None) -> dict:
         """Carry every report's ``semantics_sent`` over the radio; fills text_received, frames,
-        channel uses. Returns the frame counts ``{sent, detected, crc_ok, lost, ...}``.
+        channel uses, the receiver's SNR estimate. Returns the frame counts summed over messages.
 
-        ``perfect_csi``: hand the receiver the true channel (simulated radios only).
-        ``record``: SigMF base path for the received stream (with the transmitted reference).
+        Each message is its own transmission (``radio.tx`` call), as messages sent at different
+        times are: on the sim radio each sees its own channel realization, so one deep fade costs
+        one message, not all. A simulated radio also hands the receiver its true channel
+        (``RxFrame.h_true``); the ``perfect`` estimator needs it and fails clearly elsewhere.
+        ``record``: SigMF base path for the received stream (``BASE_msgN`` when several messages).
         """
         from .transport import run_link
-        if not reports:
-            return {"sent": 0, "detected": 0, "crc_ok": 0, "lost": 0}
         cfg = self.cfg
-        keep: dict = {}
-        t0 = time.perf_counter()
+        totals = {"sent": 0, "detected": 0, "crc_ok": 0, "lost": 0}
         codec = self.st.codec
-        load_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        res = run_link(self.radio(), cfg, [r.semantics_sent for r in reports], record=record, codec="semantic",
-                       semantic=codec, modalities=[MODALITY_CODE[r.modality] for r in reports],
-                       first_id=reports[0].message_id, keep=keep,
-                       truth=(lambda radio, plan: sim_truth(radio, plan, cfg.frame)) if perfect_csi else None)
-        link_s = time.perf_counter() - t0
-        self.frames, self.plan = keep["frames"], keep["plan"]
-        n = len(reports)
-        for r, m in zip(reports, res["messages"]):
-            mine = [f for f in self.plan.frames if f.header.message_id == r.message_id]
-            r.frames = len(mine)
-            r.channel_uses = int(sum(f.symbols.size for f in mine))
-            r.frame_samples = int(sum(f.length for f in mine))
-            r.text_received = m["text_received"]
-            # encode, framing, radio, PHY receive and decode run as one batch for all messages
-            r.stage_seconds["sc_and_phy_link"] = link_s / n + load_s / n
-        self.link_result = res
-        return res["frames"]
+        self.frames, self.link_results = [], []
+        for r in reports:
+            keep: dict = {}
+            rec = None if record is None else (record if len(reports) == 1 else f"{record}_msg{r.message_id}")
+            t0 = time.perf_counter()
+            res = run_link(self.radio(), cfg, [r.semantics_sent], record=rec, codec="semantic", semantic=codec,
+                           modalities=[MODALITY_CODE[r.modality]], first_id=r.message_id, keep=keep,
+                           truth=lambda radio, plan: sim_truth(radio, plan, cfg.frame,
+                                                               required=cfg.estimator.kind == "perfect"))
+            # SC encode, framing, radio, PHY receive and SC decode of this message
+            r.stage_seconds["sc_and_phy_link"] = time.perf_counter() - t0
+            plan = keep["plan"]
+            r.frames = len(plan.frames)
+            r.channel_uses = int(sum(f.symbols.size for f in plan.frames))
+            r.frame_samples = int(sum(f.length for f in plan.frames))
+            r.text_received = res["messages"][0]["text_received"]
+            ok = [f for f in keep["frames"] if f.status == "ok"]
+            r.snr_db = float(np.mean([f.snr_db for f in ok])) if ok else None
+            self.frames += keep["frames"]
+            self.link_results.append(res)
+            for k in totals:
+                totals[k] += int(res["frames"].get(k, 0))
+        return totals
 
     def run(self, paths, out_dir: str | Path | None = None, describe_back: bool = True) -> dict:
         reports = self.prepare(paths)
@@ -237,10 +241,13 @@ class Link:
         return {"frames": frames, "messages": [r.to_dict() for r in reports]}
 
 
-def sim_truth(radio, plan, frame_cfg):
-    """Perfect-CSI oracle for a simulated radio; other radios cannot know their channel."""
+def sim_truth(radio, plan, frame_cfg, required: bool = False):
+    """The true channel of a simulated radio (the perfect-CSI oracle, and ``RxFrame.h_true`` for
+    plots); None for radios that cannot know it, an error if perfect CSI was ``required``."""
     if not getattr(radio, "bursts", None):
-        raise ConfigError(f"perfect CSI needs the sim radio (it knows its channel); got {radio.backend!r}")
+        if required:
+            raise ConfigError(f"perfect CSI needs the sim radio (it knows its channel); got {radio.backend!r}")
+        return None
     from .phy.genie import sim_radio_truth
     return sim_radio_truth(radio, plan, frame_cfg)
 
@@ -269,6 +276,7 @@ def summary_rows(reports: list[dict]) -> list[dict]:
                      "media similarity": None if m.get("similarity_media") is None else round(m["similarity_media"], 3),
                      "channel uses": m["channel_uses"], "raw bytes": m["raw_bytes"],
                      "compression": f"{8 * m['raw_bytes'] / max(64 * m['channel_uses'], 1):.0f}x" if m["channel_uses"] else "-",
+                     "rx SNR dB": None if m.get("snr_db") is None else round(m["snr_db"], 1),
                      "frames": m["frames"], "delivered": m["text_received"] is not None})
     return rows
 

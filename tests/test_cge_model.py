@@ -210,3 +210,21 @@ def test_shipped_checkpoint_beats_ls_and_robust_lmmse(rng):
         e_cg = np.sum(np.abs(cg(y, pp, n0)[0] - h) ** 2)
         e_rb = np.sum(np.abs(rob(y, pp, n0)[0] - h) ** 2)
         assert 10 * np.log10(e_rb / e_cg) > 1.0
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="shipped checkpoint not built yet")
+def test_shipped_checkpoint_through_the_frame_receiver():
+    """End to end (sync, CFO, timing error): the CGAN's BER at 20 dB on the LAM-MSC profile beats LS."""
+    from lamsc_sdr.phy.evaluate import ber_curve
+    rows = ber_curve(FrameConfig(), "qpsk", [20.0], 10, np.random.default_rng(5), csi=("ls", "cgan"),
+                     channel="lammsc")
+    ber = {r["csi"]: r["ber"] for r in rows}
+    assert ber["cgan"] < 0.8 * ber["ls"]
+
+
+def test_old_format_checkpoint_is_refused(tmp_path):
+    """A checkpoint of the previous (LS-conditioned) format cannot be loaded into this generator."""
+    p = tmp_path / "old.pt"
+    torch.save({"format": "lamsc-cge-1", "signature": {}, "generator": {}}, p)
+    with pytest.raises(CheckpointMismatchError, match="format"):
+        make_estimator(EstimatorConfig(kind="cgan", checkpoint=str(p)), FrameConfig())

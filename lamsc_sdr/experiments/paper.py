@@ -82,7 +82,7 @@ class _Runner:
         stages = Stages(cfg, kb=self.stages.kb, codec=self.stages.codec)
         stages._m2t, stages._t2m = self.stages._m2t, self.stages._t2m
         link = Link(cfg, stages=stages)
-        link.transmit(reps, perfect_csi=cfg.estimator.kind == "perfect")
+        link.transmit(reps)
         for r in reps:
             if r.text_received is None:
                 continue
