@@ -198,7 +198,7 @@ def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, robust=None):
     # robust LMMSE on the slot scaled to unit channel power (its prior's), so gain-invariant
     c = np.sqrt(np.maximum(p_pow - nv, 0.05 * p_pow) + 1e-24)               # (B,) channel rms estimate
     yc = (y / c[:, None, None]).astype(np.complex64)
-    h_rob, _ = robust.base(yc, pilots, nv / c ** 2)
+    h_rob = robust.base.mean_only(yc, pilots, nv / c ** 2)
     h_rob = (h_rob * c[:, None, None]).astype(np.complex64)
     ratio = np.clip(nv / s.astype(np.float64) ** 2, 1e-6, 1e3)
     lvl = np.log10(ratio) / 3.0
@@ -214,7 +214,7 @@ def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, robust=None):
     x[:, 7] = lvl[:, None, None]
     rs = (c / np.sqrt(nv))[:, None, None]                                   # channel scale -> noise units
     for i, est in enumerate(robust.bank):
-        h_i, _ = est(yc, pilots, nv / c ** 2)
+        h_i = est.mean_only(yc, pilots, nv / c ** 2)
         x[:, N_IN + 2 * i: N_IN + 2 * i + 2] = complex_to_channels((h_i - h_rob / c[:, None, None]) * rs)
     return x, h_rob, s, sigma
 

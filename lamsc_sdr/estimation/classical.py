@@ -209,6 +209,17 @@ class LMMSEEstimator(ChannelEstimator):
         return (b.astype(np.complex64), uh_d.astype(np.complex64), lam,
                 (np.abs(b) ** 2), np.real(np.diag(r)), floor)
 
+    def mean_only(self, y: np.ndarray, pilots: PilotPattern, noise_var) -> np.ndarray:
+        """The estimate without its error variance (inputs trusted: y (B, T, F) complex64 finite,
+        noise_var (B,) > 0). For callers that need only h_hat, e.g. the CGAN's conditioning bank.
+        Output: (B, T, F) complex64."""
+        b, uh_d, lam, _, _, floor = self._cache.get(pilots)
+        nv = np.maximum(np.asarray(noise_var, np.float64).reshape(-1), floor)
+        hp = ls_at_pilots(y, pilots).reshape(-1, uh_d.shape[0])
+        s = self.assumed_noise_var
+        g = 1.0 / (lam[None, :] + (nv[:, None] if s is None else s))
+        return ((hp @ uh_d.T) * g.astype(np.float32) @ b.T).astype(np.complex64).reshape(y.shape)
+
     def estimate(self, y, pilots, noise_var):
         b, uh_d, lam, b2, rdiag, floor = self._cache.get(pilots)
         lead = y.shape[:-2]
