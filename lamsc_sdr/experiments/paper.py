@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 SIZES = {
     "small": {"snrs": [0.0, 10.0, 25.0], "items": 1, "trials": 1, "thresholds": [0.6, 0.7, 0.8, 0.9]},
-    "full": {"snrs": [0.0, 5.0, 10.0, 15.0, 20.0, 25.0], "items": 3, "trials": 4,
+    "full": {"snrs": [0.0, 5.0, 10.0, 15.0, 20.0, 25.0], "items": 3, "trials": 2,
              "thresholds": [0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]},
 }
 #: Raw sizes the paper reports (bits) against its semantic coding (32,768 bits a message).
