@@ -79,6 +79,25 @@ def _first_sentence(text: str) -> str:
     return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
 
 
+def video_sentence(main: str, others: list[str], duration_s: float, motion: float) -> str:
+    """The video describer's template: the leading frame's text as a video sentence, the first
+    sentences of ``others`` (deduplicated) as "Later: ..." clauses."""
+    main = main.strip()
+    dur = f"{duration_s:.0f}-second" if duration_s >= 1 else "short"
+    motion_word = " with a lot of motion" if motion > 0.08 else " with some motion" if motion > 0.03 else ""
+    if main.startswith("A photo of "):
+        main = f"A {dur} video{motion_word} of " + main[len("A photo of "):]
+    else:
+        main = f"A {dur} video{motion_word}. " + main
+    extra: list[str] = []
+    for t in others:
+        s = _first_sentence(t).rstrip(".")
+        s = s[len("A photo of "):] if s.startswith("A photo of ") else s
+        if s and s not in extra:
+            extra.append(s)
+    return main + (" Later: " + "; ".join(extra) + "." if extra else "")
+
+
 def condense(frame_texts: list[str], duration_s: float, motion: float, transcript: str = "") -> tuple[str, dict]:
     """Merge per-frame descriptions (+ transcript) into one description.
 
@@ -89,21 +108,8 @@ def condense(frame_texts: list[str], duration_s: float, motion: float, transcrip
     v = embed(frame_texts)                                          # (n, d)
     sim = v @ v.T
     medoid = int(np.argmax(sim.mean(axis=1)))
-    main = frame_texts[medoid].strip()
-    dur = f"{duration_s:.0f}-second" if duration_s >= 1 else "short"
-    motion_word = " with a lot of motion" if motion > 0.08 else " with some motion" if motion > 0.03 else ""
-    if main.startswith("A photo of "):
-        main = f"A {dur} video{motion_word} of " + main[len("A photo of "):]
-    else:
-        main = f"A {dur} video{motion_word}. " + main
-    extra: list[str] = []
-    for i in range(len(frame_texts)):
-        if i != medoid and sim[i, medoid] < 0.75:
-            s = _first_sentence(frame_texts[i]).rstrip(".")
-            s = s[len("A photo of "):] if s.startswith("A photo of ") else s
-            if s and s not in extra:
-                extra.append(s)
-    text = main + (" Later: " + "; ".join(extra) + "." if extra else "")
+    others = [frame_texts[i] for i in range(len(frame_texts)) if i != medoid and sim[i, medoid] < 0.75]
+    text = video_sentence(frame_texts[medoid], others, duration_s, motion)
     if transcript.strip():
         text += f' A voice says: "{transcript.strip()}"'
     return text, {"medoid_frame": medoid, "frame_similarity": sim.round(3).tolist()}

@@ -105,22 +105,10 @@ def image_caption(rng: np.random.Generator) -> str:
 def video_caption(rng: np.random.Generator) -> str:
     """One offline-video-describer text: ``condense``'s template over random frame sentences."""
     frames = [image_caption(rng) for _ in range(int(rng.integers(1, 4)))]
-    main = frames[0]
     duration = float(rng.choice([rng.uniform(0.3, 1.0), rng.uniform(1, 15), rng.uniform(15, 120)], p=[0.1, 0.7, 0.2]))
     motion = float(rng.uniform(0, 0.15))
-    dur = f"{duration:.0f}-second" if duration >= 1 else "short"
-    motion_word = " with a lot of motion" if motion > 0.08 else " with some motion" if motion > 0.03 else ""
-    if main.startswith("A photo of "):
-        main = f"A {dur} video{motion_word} of " + main[len("A photo of "):]
-    else:
-        main = f"A {dur} video{motion_word}. " + main
-    extra: list[str] = []
-    for f in frames[1:]:
-        s = f.split(". ")[0].rstrip(".")
-        s = s[len("A photo of "):] if s.startswith("A photo of ") else s
-        if s and s not in extra:
-            extra.append(s)
-    return main + (" Later: " + "; ".join(extra) + "." if extra else "")
+    from ..mma.video import video_sentence
+    return video_sentence(frames[0], frames[1:], duration, motion)
 
 
 def personalize(text: str, rng: np.random.Generator) -> str:
