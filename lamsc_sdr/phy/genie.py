@@ -103,14 +103,16 @@ class SimRadioTruth:
 
     Input: bursts: the radio's ``SimBurst`` list; frame_offsets: per burst, the start samples of
     its frames within the transmitted stream (``TxPlan.frames[i].start``); gain: amplitude of
-    the radio's gains (1 at the reference gains).
+    the radio's gains (1 at the reference gains); stream_offset: the radio's sample index that
+    the receiver counts as 0 (a receiver started after earlier bursts were read).
     """
 
-    def __init__(self, bursts, frame_offsets, frame_cfg: FrameConfig, gain: float = 1.0):
+    def __init__(self, bursts, frame_offsets, frame_cfg: FrameConfig, gain: float = 1.0, stream_offset: int = 0):
+        self.stream_offset = int(stream_offset)
         starts, owners, offs = [], [], []
         for b, fo in zip(bursts, frame_offsets):
             for f in fo:
-                starts.append(b.rx_start + int(f))
+                starts.append(b.rx_start - self.stream_offset + int(f))
                 owners.append(b)
                 offs.append(int(f))
         order = np.argsort(starts)
@@ -131,11 +133,12 @@ class SimRadioTruth:
         i = int(np.argmin(np.abs(self.true_starts - start)))
         burst, f = self.owners[i], self.offsets[i]
         st = burst.state
+        rx0 = burst.rx_start - self.stream_offset           # the burst's start in receiver indices
         lead = g.cp_len - b
-        h = st.frequency_response(g, int(w[0]) - lead - burst.rx_start, w.size,
+        h = st.frequency_response(g, int(w[0]) - lead - rx0, w.size,
                                   tx_start=int(w[0]) - lead - int(start) + f, fft_offset=b) * self.deramp[None, :]
         true_cfo = float(st.cfo_hz)
-        phase0 = -2 * np.pi * true_cfo * (burst.rx_start + st.timing_offset) / self.fs
+        phase0 = -2 * np.pi * true_cfo * (rx0 + st.timing_offset) / self.fs
         df = true_cfo - cfo_hz
         phase = 2 * np.pi * df * w / self.fs + 2 * np.pi * cfo_hz * start / self.fs + phase0
         a = np.mean(np.exp(2j * np.pi * df * np.arange(g.fft_size) / self.fs))
@@ -143,7 +146,9 @@ class SimRadioTruth:
 
 
 def sim_radio_truth(radio, plan, frame_cfg: FrameConfig) -> SimRadioTruth:
-    """The oracle for the last ``plan`` a SimRadio sent (``plan.frames[i].start`` in its stream)."""
+    """The oracle for the last ``plan`` a SimRadio sent (``plan.frames[i].start`` in its stream),
+    for a receiver that starts counting at the radio's next unread sample."""
     from ..radio.sim import RX_GAIN_REF_DB, TX_GAIN_REF_DB
     gain = 10 ** ((radio.tx_gain - TX_GAIN_REF_DB) / 20) * 10 ** ((radio.rx_gain - RX_GAIN_REF_DB) / 20)
-    return SimRadioTruth(radio.bursts[-1:], [[fr.start for fr in plan.frames]], frame_cfg, gain)
+    return SimRadioTruth(radio.bursts[-1:], [[fr.start for fr in plan.frames]], frame_cfg, gain,
+                          stream_offset=radio.samples_read)
