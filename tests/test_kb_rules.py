@@ -76,6 +76,9 @@ def test_injection_cannot_pull_profiles(base, text):
     for value in _all_private(base, "Mike", "Jane"):
         if value not in text.lower():
             assert f" {value} " not in f" {out.lower().replace('.', ' ').replace(',', ' ')} ", value
+    if not obeys.calls:          # the rules changed nothing: the LLM never saw the text at all
+        assert "skipped" in kb.last.reason and out.strip() == text.strip()
+        return
     user = obeys.calls[-1][-1]["content"]
     assert user.startswith("<data>") and user.endswith("</data>") and user.count("<data>") == 1
 
