@@ -84,3 +84,22 @@ def test_report_renders_in_headless_chromium(tmp_path):
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 5000
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
+def test_demo_report_in_headless_chromium(tmp_path):
+    """The main job end to end (deterministic LKB for speed), its page opened by a real browser."""
+    from lamsc_sdr.cli import main
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--llm", "rules", "--json", str(tmp_path / "demo.json")]) == 0
+    res = json.loads((tmp_path / "demo.json").read_text())
+    assert [m["modality"] for m in res["messages"]] == ["image", "audio", "video"]
+    assert all(m["channel_uses"] > 0 and m["description"] for m in res["messages"])
+    for png in ("constellation.png", "channel_estimate.png", "sizes.png"):
+        assert (out / png).stat().st_size > 10_000
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", (out / "index.html").as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "<audio" in dom and "<video" in dom and "channel_estimate.png" in dom and "offline default" in dom
