@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 
 from . import __version__
-from .config_base import from_mapping
+from .config_base import from_mapping, read_yaml_mapping
 from .errors import ConfigError
 from .provenance import atomic_write_text
 from .radio.base import Radio
@@ -81,14 +81,7 @@ def device_name(radio: Radio) -> str:
 
 def load_calibration(path: str | Path) -> Calibration:
     """Read ``calibration/<device>.yaml``; bad keys raise ConfigError naming key and file."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as err:
-        raise ConfigError(f"cannot read calibration file {path}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"calibration file {path} is not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"calibration file {path}: top level must be a mapping")
+    data = read_yaml_mapping(path, "calibration file")
     if data.get("schema_version", CAL_SCHEMA_VERSION) != CAL_SCHEMA_VERSION:
         raise ConfigError(f"calibration key 'schema_version' in {path}: expected {CAL_SCHEMA_VERSION}")
     return from_mapping(Calibration, data, path=str(path))

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from .channel.config import ChannelConfig
-from .config_base import from_mapping, to_dict
+from .config_base import from_mapping, read_yaml_mapping, to_dict
 from .errors import ConfigError
 from .estimation.config import EstimatorConfig
 from .kb.config import KBConfig
@@ -74,16 +74,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     spath = None
     if path is not None:
         spath = str(path)
-        try:
-            text = Path(path).read_text()
-        except OSError as err:
-            raise ConfigError(f"cannot read config file {spath}: {err.strerror}") from err
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {spath} is not valid YAML: {err}") from err
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {spath}: top level must be a mapping, got {type(data).__name__}")
+        data = read_yaml_mapping(path)
     for dotted, value in (overrides or {}).items():
         node = data
         parts = dotted.split(".")

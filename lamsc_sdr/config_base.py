@@ -102,6 +102,24 @@ def from_mapping(cls: type, data: Mapping[str, Any], path: str | None = None, pr
     return obj
 
 
+def read_yaml_mapping(path, what: str = "config file") -> dict:
+    """``yaml.safe_load`` a file whose top level must be a mapping (empty file: ``{}``); every
+    failure is a ConfigError naming ``what`` and the path."""
+    import yaml
+    from pathlib import Path
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read {what} {path}: {err.strerror}") from err
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{what} {path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
 def to_dict(obj: Any) -> Any:
     """A dataclass (tree) as plain dicts/lists, ready for YAML or JSON."""
     if dataclasses.is_dataclass(obj):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..config_base import from_mapping, to_dict
+from ..config_base import from_mapping, read_yaml_mapping, to_dict
 from ..errors import ConfigError
 from ..phy.config import FrameConfig
 from .cge_data import SimDataConfig
@@ -72,14 +72,7 @@ def load_cge_config(path: str | Path | None, overrides: dict | None = None) -> C
     spath = None
     if path is not None:
         spath = str(path)
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as err:
-            raise ConfigError(f"cannot read CGE config {spath}: {err.strerror}") from err
-        except yaml.YAMLError as err:
-            raise ConfigError(f"CGE config {spath} is not valid YAML: {err}") from err
-        if not isinstance(data, dict):
-            raise ConfigError(f"CGE config {spath}: top level must be a mapping")
+        data = read_yaml_mapping(spath, "CGE config")
     for dotted, value in (overrides or {}).items():
         node = data
         *head, last = dotted.split(".")

@@ -14,6 +14,16 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path, title: str) -> Path:
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def constellation_plot(raw: np.ndarray, equalized: np.ndarray, path: str | Path, title: str = "") -> Path:
     """Scatter of received data resource elements before (``raw``: (n,) complex) and after
     equalization (``equalized``: (n,) complex). Writes a PNG; returns its path."""
@@ -31,13 +41,7 @@ def constellation_plot(raw: np.ndarray, equalized: np.ndarray, path: str | Path,
         ax.set_title(name)
         ax.set_xlabel("in-phase")
         ax.set_ylabel("quadrature")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)
 
 
 def channel_estimate_plot(h_hat: np.ndarray, h_true: np.ndarray | None, path: str | Path,
@@ -78,10 +82,4 @@ def channel_estimate_plot(h_hat: np.ndarray, h_true: np.ndarray | None, path: st
         ax.set_xlabel("subcarrier")
         ax.set_ylabel("OFDM symbol")
         ax.set_title(f"|error|^2 over the slot (NMSE {nmse:.1f} dB)")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)
