@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -18,27 +17,7 @@ import numpy as np
 
 from ..phy.frame import FrameTransmitter
 from ..phy.header import FrameHeader
-
-
-def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
-
-
-def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
-    """Two-sided p-value of H0: equal proportions (pooled z-test); 1.0 when both are 0 or 1."""
-    p = (k1 + k2) / (n1 + n2)
-    if p in (0.0, 1.0):
-        return 1.0
-    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
-    z = abs(k1 / n1 - k2 / n2) / se
-    return math.erfc(z / math.sqrt(2))
+from ..stats import two_proportion_p, wilson  # noqa: F401  (re-exported for callers)
 
 
 def _frames(ftx: FrameTransmitter, bits: np.ndarray, first_id: int) -> list[np.ndarray]:
