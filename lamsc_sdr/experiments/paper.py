@@ -88,7 +88,7 @@ class _Runner:
                 continue
             if lkb:
                 r.text_personalized = stages.kb.recover(r.text_received, cfg.kb.sender, cfg.kb.receiver)
-            key = (r.modality, r.text_received)
+            key = (r.modality, r.source, r.text_received)     # exclusion depends on the source
             if key not in self._regen:
                 link.receiver.finish(r, self.out / "regen")
                 self._regen[key] = (r.media_out, r.description_out)

@@ -80,9 +80,19 @@ class TextToMedia(ABC):
     offline_fallback: bool = False
     default_suffix: str = ""
 
+    #: True for stand-ins that retrieve stored media instead of generating it; such a backend
+    #: must honour :meth:`excluding` so it never returns the item under test.
+    retrieval: bool = False
+
     @abstractmethod
     def render(self, text: str, out_path: str | Path) -> MediaResult:
         """Write media for ``text`` to ``out_path`` (parents created) -> :class:`MediaResult`."""
+
+    def excluding(self, fingerprint):
+        """Context manager: while open, never return media matching ``fingerprint``
+        (a :class:`~lamsc_sdr.mma.fingerprint.Fingerprint`). Generators hold no media: no-op."""
+        import contextlib
+        return contextlib.nullcontext(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

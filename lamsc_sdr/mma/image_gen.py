@@ -3,6 +3,9 @@
 - :class:`GalleryRetriever` (offline default): picks the image of a receiver-side gallery whose
   description is closest to the text by sentence-embedding cosine similarity (all-MiniLM-L6-v2).
   Retrieval, not generation: results carry ``offline_fallback=True`` and the match score.
+  Inside ``with retriever.excluding(fingerprint):`` it never returns an item that is the original
+  (same file or pixels, a near-duplicate by perceptual hash, or cut from it by ``origin_sha256``):
+  the experiments, ``lamsc link`` and the demo always send through that.
 - :class:`DiffusersImage`: any ``diffusers`` text-to-image pipeline (Stable Diffusion, SD-Turbo,
   SDXL...) by hub id or local ``save_pretrained`` directory.
 
@@ -10,12 +13,14 @@ A gallery is a folder with ``gallery.yaml``::
 
     schema_version: 1
     images:
-      - {file: cat.jpg, description: "A close-up of a tabby cat...", source: "where it came from"}
+      - {file: cat.jpg, description: "A close-up of a tabby cat...", source: "where it came from",
+         origin_sha256: [sha256 of the file(s) the item was made from, optional]}
 """
 from __future__ import annotations
 
+import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -25,7 +30,9 @@ import yaml
 from ..errors import ConfigError, ModelUnavailableError
 from .base import MediaResult, TextToMedia, cached, check_text, require
 
-_ENTRY_KEYS = {"file", "description", "source"}
+_ENTRY_KEYS = {"file", "description", "source", "origin_sha256"}
+#: What every result of a gallery retrieval says about itself.
+RETRIEVED_NOTE = "retrieved from the receiver's gallery (original excluded), not generated"
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class GalleryItem:
     path: Path
     description: str
     source: str = ""
+    origin_sha256: tuple = field(default=(), compare=False)
 
     @property
     def id(self) -> str:
@@ -71,7 +79,12 @@ def load_gallery(folder: str | Path | None = None) -> tuple[GalleryItem, ...]:
         p = (folder / e["file"]).resolve()
         if not p.is_file():
             raise ConfigError(f"gallery {where}: key 'file': {p} does not exist")
-        items.append(GalleryItem(p, e["description"].strip(), str(e.get("source", ""))))
+        origin = e.get("origin_sha256", [])
+        if isinstance(origin, str):
+            origin = [origin]
+        if not isinstance(origin, list) or not all(isinstance(h, str) and len(h) == 64 for h in origin):
+            raise ConfigError(f"gallery {where}: key 'origin_sha256' must be a list of 64-hex sha256 strings")
+        items.append(GalleryItem(p, e["description"].strip(), str(e.get("source", "")), tuple(origin)))
     return tuple(items)
 
 
@@ -104,14 +117,28 @@ def save_labelled(src_img, out: Path, label: str) -> Path:
     return out
 
 
+def gallery_fingerprints(items) -> list:
+    """One :class:`~.fingerprint.Fingerprint` per gallery item (its file, its pixels, its pHash),
+    with the item's ``origin_sha256`` folded in as extra exact hashes."""
+    from .base import load_image
+    from .fingerprint import file_sha256, image_fingerprint
+    out = []
+    for it in items:
+        fp = image_fingerprint(load_image(it.path), file_sha256(it.path), str(it.path))
+        out.append((fp, frozenset(it.origin_sha256)))
+    return out
+
+
 class GalleryRetriever(TextToMedia):
     """Offline default text -> image: nearest gallery description (cosine of MiniLM embeddings).
 
     ``render(text, out)`` writes the retrieved image (re-encoded to ``out``'s format, labelled in
-    its comment) and returns the match in ``details``: ``match`` (id), ``score``, ``top3``.
+    its comment) and returns the match in ``details``: ``match`` (id), ``score``, ``top3``,
+    ``excluded`` (ids withheld because they are the original under :meth:`excluding`).
     """
     modality = "image"
     offline_fallback = True
+    retrieval = True
     default_suffix = ".png"
 
     def __init__(self, gallery: str | Path | None = None, exclude: tuple[str, ...] = (), describer=None):
@@ -119,23 +146,47 @@ class GalleryRetriever(TextToMedia):
         self.exclude = set(exclude)          # item ids never returned (leave-one-out evaluation)
         self.describer = describer           # optional MediaToText("image") indexing the images too
         self.name = "gallery:" + (self.gallery or "default (scikit-image photos)")
+        self._withheld: list = []            # fingerprints of originals under test (excluding())
 
     def _index(self):
         key = ("gallery", self.gallery, None if self.describer is None else self.describer.name)
         return cached(key, lambda: _gallery_index(self.gallery, self.describer))
 
+    def _fingerprints(self):
+        return cached(("gallery-fingerprints", self.gallery), lambda: gallery_fingerprints(self.items()))
+
     def items(self) -> tuple[GalleryItem, ...]:
         return self._index()[0]
 
+    @contextlib.contextmanager
+    def excluding(self, fingerprint):
+        """Withhold every gallery item that is the original (see :mod:`.fingerprint`)."""
+        self._withheld.append(fingerprint)
+        try:
+            yield self
+        finally:
+            self._withheld.remove(fingerprint)
+
+    def excluded_ids(self) -> set[str]:
+        """Ids withheld now: explicit ``exclude`` plus matches of the originals under test."""
+        out = set(self.exclude)
+        if self._withheld:
+            for it, (fp, origin) in zip(self.items(), self._fingerprints()):
+                for orig in self._withheld:
+                    if fp.matches(orig) or (orig.sha256 and orig.sha256 in origin):
+                        out.add(it.id)
+        return out
+
     def rank(self, text: str) -> list[tuple[GalleryItem, float]]:
-        """All gallery items, best first, with cosine scores."""
+        """All gallery items that are not withheld, best first, with cosine scores."""
         from .embed import embed
         items, vecs = self._index()
         scores = vecs @ embed([check_text(text)])[0]               # (n_items,) or (2, n_items)
         if scores.ndim == 2:
             scores = scores.max(axis=0)                            # best of written / own description
         order = np.argsort(-scores)
-        ranked = [(items[i], float(scores[i])) for i in order if items[i].id not in self.exclude]
+        excluded = self.excluded_ids()
+        ranked = [(items[i], float(scores[i])) for i in order if items[i].id not in excluded]
         if not ranked:
             raise ConfigError(f"gallery {self.gallery or 'default'}: every item is excluded")
         return ranked
@@ -144,16 +195,20 @@ class GalleryRetriever(TextToMedia):
         from PIL import Image
         t0 = time.perf_counter()
         ranked = self.rank(text)
+        excluded = sorted(self.excluded_ids())
         best, score = ranked[0]
-        label = (f"lamsc_sdr offline fallback: retrieved from gallery (not generated); "
-                 f"match={best.id} score={score:.3f}")
+        note = RETRIEVED_NOTE if self._withheld else \
+            "retrieved from the receiver's gallery (no original given to exclude), not generated"
+        label = (f"lamsc_sdr offline fallback: {note}; match={best.id} score={score:.3f}; "
+                 f"excluded={','.join(excluded) or 'none matched'}")
         with Image.open(best.path) as im:
             out = save_labelled(im.copy(), Path(out_path), label)
         return MediaResult(out, self.name, True, {
             "match": best.id, "score": score, "description": best.description,
-            "top3": [(it.id, round(s, 4)) for it, s in ranked[:3]],
+            "top3": [(it.id, round(s, 4)) for it, s in ranked[:3]], "excluded": excluded,
+            "originals_withheld": len(self._withheld),
             "latency_s": time.perf_counter() - t0,
-            "note": "offline default: image retrieved from the receiver's gallery, not generated"})
+            "note": f"offline default: image {note}"})
 
 
 def _load_diffusers(model_id: str, device: str, video: bool = False):

@@ -238,19 +238,26 @@ class SlideshowVideo(TextToMedia):
         self.image, self.audio = image_backend, audio_backend
         self.seconds, self.fps, self.size = seconds, fps, size
         self.name = f"slideshow({image_backend.name})"
+        self.retrieval = bool(getattr(image_backend, "retrieval", False))
+
+    def excluding(self, fingerprint):
+        """Withhold the original from the still-image backend (a video's fingerprint holds the
+        perceptual hashes of its frames, so a still taken from the clip is excluded too)."""
+        return self.image.excluding(fingerprint)
 
     def render(self, text: str, out_path) -> MediaResult:
         from PIL import Image
         t0 = time.perf_counter()
         scenes, speech = split_scenes(check_text(text))
         h, w = self.size
-        stills, matches = [], []
+        stills, matches, still_note = [], [], ""
         with tempfile.TemporaryDirectory(prefix="lamsc_slides_") as tmp:
             for i, s in enumerate(scenes):
                 r = self.image.render(s, Path(tmp) / f"scene{i}{self.image.default_suffix or '.png'}")
                 with Image.open(r.path) as im:
                     stills.append(_fit(np.asarray(im.convert("RGB")), h, w))
-                matches.append({k: r.details.get(k) for k in ("match", "score") if k in r.details})
+                matches.append({k: r.details.get(k) for k in ("match", "score", "excluded") if k in r.details})
+                still_note = r.details.get("note", "")
             audio, narr = None, None
             if speech and self.audio is not None:
                 narr = self.audio.render(speech, Path(tmp) / "narration.wav")
@@ -274,7 +281,8 @@ class SlideshowVideo(TextToMedia):
         return MediaResult(path, self.name, True, {
             "scenes": scenes, "matches": matches, "narration": speech, "frames": n, "fps": self.fps,
             "narrated_by": narr.backend if narr else None, "latency_s": time.perf_counter() - t0,
-            "note": "offline default: slideshow of retrieved/generated stills, not a video model"})
+            "note": "offline default: slideshow of stills, not a video model"
+                    + (f"; stills: {still_note}" if still_note else "")})
 
 
 class DiffusersVideo(TextToMedia):

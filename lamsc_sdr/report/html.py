@@ -80,7 +80,7 @@ def write_report(out_dir: str | Path, summary: dict) -> Path:
                      f"{_e(Path(str(m.get('source',''))).name)} {labels}</h2>")
         parts.append("<div class='media'>"
                      f"<figure>{_media_tag(m.get('media_in'), m.get('modality',''), out_dir)}<figcaption>original</figcaption></figure>"
-                     f"<figure>{_media_tag(m.get('media_out'), m.get('modality',''), out_dir)}<figcaption>regenerated at the receiver</figcaption></figure>"
+                     f"<figure>{_media_tag(m.get('media_out'), m.get('modality',''), out_dir)}<figcaption>{_e(m.get('media_out_note') or 'regenerated at the receiver')}</figcaption></figure>"
                      "</div>")
         parts.append("<div class='stages'>"
                      + _stage("1. MMA: media → text", _e(m.get("description")), m.get("mma_backend"))
