@@ -5,6 +5,7 @@ Unknown or ill-typed keys raise :class:`ConfigError` naming the key and the file
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -68,13 +69,25 @@ def config_from_mapping(data: Mapping[str, Any] | None, path: str | None = None)
     return from_mapping(RunConfig, data, path=path)
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Read a run config YAML (``None``: all defaults), apply dotted ``overrides`` (``{"channel.snr_db": 10}``)."""
-    data: dict = {}
+def _merge(base: Mapping, top: Mapping) -> dict:
+    """``top`` over ``base``, section by section (nested mappings merge, other values replace)."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                base: Mapping[str, Any] | None = None) -> RunConfig:
+    """Read a run config YAML (``None``: all defaults), apply dotted ``overrides`` (``{"channel.snr_db": 10}``).
+
+    ``base``: a nested mapping applied over the defaults and under the file (a command's own
+    defaults, e.g. the demo's channel), so the file and the overrides always win over it."""
+    data: dict = copy.deepcopy(dict(base or {}))
     spath = None
     if path is not None:
         spath = str(path)
-        data = read_yaml_mapping(path)
+        data = _merge(data, read_yaml_mapping(path))
     for dotted, value in (overrides or {}).items():
         node = data
         parts = dotted.split(".")

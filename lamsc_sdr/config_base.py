@@ -60,6 +60,8 @@ def _coerce(tp: Any, value: Any, key: str, path: str | None) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key '{key}'{_where(path)}: expected a number, got {value!r}")
+        if value != value:
+            raise ConfigError(f"config key '{key}'{_where(path)}: expected a number, got NaN")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -102,19 +104,71 @@ def from_mapping(cls: type, data: Mapping[str, Any], path: str | None = None, pr
     return obj
 
 
-def read_yaml_mapping(path, what: str = "config file") -> dict:
-    """``yaml.safe_load`` a file whose top level must be a mapping (empty file: ``{}``); every
-    failure is a ConfigError naming ``what`` and the path."""
+# YAML 1.1 (PyYAML) reads ``1e6``, ``1.0e6``, ``915e6`` and ``2.4e9`` as strings; YAML 1.2 and every
+# user read them as numbers. One loader for every file and ``--set`` value the project reads.
+_FLOAT_RE = (r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+             r"|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
+             r"|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+
+
+def _loader():
+    import re
+
     import yaml
+
+    class Loader(yaml.SafeLoader):
+        """``yaml.SafeLoader`` with YAML 1.2 floats (``1e6`` is a number)."""
+
+    Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
+                                      for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_FLOAT_RE), list("-+0123456789."))
+    return Loader
+
+
+def yaml_load(text: str):
+    """``yaml.safe_load`` with YAML 1.2 floats: ``1e6``, ``1.0e6``, ``915e6``, ``2.4e9`` are floats.
+    Raises ``yaml.YAMLError`` like ``safe_load``."""
+    import yaml
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = _loader()
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 -- a SafeLoader subclass
+
+
+_LOADER = None
+
+
+def read_text_file(path, what: str = "file") -> str:
+    """A UTF-8 text file's contents; unreadable, missing or non-UTF-8 files raise ConfigError
+    naming ``what`` and the path (one line, no traceback)."""
     from pathlib import Path
     try:
-        text = Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {err.start}: {err.reason})") from err
     except OSError as err:
-        raise ConfigError(f"cannot read {what} {path}: {err.strerror}") from err
+        raise ConfigError(f"cannot read {what} {path}: {err.strerror or err}") from err
+
+
+def parse_yaml_text(text: str, what: str, path=None):
+    """:func:`yaml_load` whose syntax errors become ConfigError naming ``what`` and ``path``."""
+    import yaml
     try:
-        data = yaml.safe_load(text) or {}
+        return yaml_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{what} {path} is not valid YAML: {err}") from err
+        first = " ".join(str(err).split())
+        raise ConfigError(f"{what} {path if path is not None else ''} is not valid YAML: {first}".replace("  ", " ")) \
+            from err
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:  # e.g. a bad timestamp value
+        raise ConfigError(f"{what} {path if path is not None else ''}: unreadable YAML value ({err})") from err
+
+
+def read_yaml_mapping(path, what: str = "config file") -> dict:
+    """Read a YAML file (:func:`yaml_load`) whose top level must be a mapping (empty file: ``{}``);
+    every failure (missing, non-UTF-8, bad YAML, not a mapping) is a ConfigError naming ``what``
+    and the path."""
+    data = parse_yaml_text(read_text_file(path, what), what, path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {path}: top level must be a mapping, got {type(data).__name__}")
     return data

@@ -43,20 +43,35 @@ def _default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file + rename): readers never see half a file."""
+def file_mode() -> int:
+    """The mode a new file gets under the user's umask (``0o666 & ~umask``), as ``open()`` would."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path: str | Path, write, binary: bool = True) -> None:
+    """Call ``write(file)`` on a temp file next to ``path``, fsync, then rename onto ``path``:
+    readers never see half a file and a failed write leaves nothing. The file gets the user's
+    umask (not ``mkstemp``'s 0600), like every other tool's output."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically with the user's umask (see :func:`atomic_write`)."""
+    atomic_write(path, lambda f: f.write(text), binary=False)
 
 
 def write_json(path: str | Path, payload: dict, cfg=None) -> None:

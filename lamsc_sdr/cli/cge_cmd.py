@@ -9,19 +9,11 @@ log = logging.getLogger(__name__)
 
 
 def _train(args) -> int:
-    import yaml
-
     from ..errors import ConfigError
     from ..estimation.cge_data import CaptureSource, SimSource
     from ..estimation.cge_train import load_cge_config, train_cge
-    overrides = {}
-    for item in args.set or []:
-        if "=" not in item:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        overrides[k.strip()] = yaml.safe_load(v)
-    if args.seed is not None:
-        overrides["seed"] = args.seed
+    from .common import parse_overrides
+    overrides = parse_overrides(args.set, args.seed)
     cfg = load_cge_config(args.config, overrides)
     if args.source == ["sim"]:
         source = SimSource(cfg.data, cfg.frame)

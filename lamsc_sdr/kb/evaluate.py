@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from ..errors import ConfigError
 from .knowledge import KnowledgeBase
 from .profiles import Profile, PromptBase, profile_from_mapping
@@ -58,12 +56,8 @@ def _profile(value: Any, base: PromptBase, src: str, key: str) -> Profile:
 def load_cases(path: str | Path, base: PromptBase) -> list[Case]:
     """Read and validate a cases file; ConfigError names the case field and the file."""
     src = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read cases file {src}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"cases file {src} is not valid YAML: {err}") from err
+    from ..config_base import parse_yaml_text, read_text_file
+    data = parse_yaml_text(read_text_file(path, "cases file"), "cases file", src)
     if isinstance(data, Mapping):
         data = data.get("cases")
     if not isinstance(data, list) or not data:

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from ..errors import ConfigError
 
 PROFILE_FIELDS = ("name", "age", "gender", "identity", "interests", "language", "relationships")
@@ -187,18 +185,13 @@ def load_profiles(path: str | Path) -> PromptBase:
     """Read a prompt base from ``.yaml``/``.yml`` or ``.csv``; ConfigError names field and file."""
     path = Path(path)
     src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read prompt base {src}: {err.strerror}") from err
+    from ..config_base import parse_yaml_text, read_text_file
+    text = read_text_file(path, "prompt base")      # missing / non-UTF-8: one ConfigError line
     if path.suffix.lower() == ".csv":
         rows = [{k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in r.items() if k and v not in (None, "")}
                 for r in csv.DictReader(io.StringIO(text))]
         return _from_rows(rows, src)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"prompt base {src} is not valid YAML: {err}") from err
+    data = parse_yaml_text(text, "prompt base", src)
     if isinstance(data, Mapping):
         unknown = sorted(set(data) - {"schema_version", "profiles"})
         if unknown:
