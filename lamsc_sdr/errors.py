@@ -18,6 +18,10 @@ class CheckpointMismatchError(LamscError):
     """A checkpoint was made for another configuration (frame layout, tokenizer, model sizes)."""
 
 
+class CheckpointIntegrityError(LamscError):
+    """A checkpoint's bytes do not match the SHA-256 its sidecar recorded (corrupt or altered)."""
+
+
 class RadioError(LamscError):
     """A radio failed while in use."""
 

@@ -234,10 +234,8 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"estimator.checkpoint: CGE checkpoint not found: {path}")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle/zip errors of a corrupt or foreign file
-        raise CheckpointMismatchError(f"{path}: not a readable CGE checkpoint ({type(err).__name__}: {err})") from err
+    from ..checkpoints import load_torch
+    ck = load_torch(path, "CGE")      # SHA-256 sidecar verified, weights_only=True
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointMismatchError(f"{path}: not a CGE checkpoint (format {CHECKPOINT_FORMAT!r} expected)")
     return ck
@@ -250,7 +248,8 @@ def check_signature(ck: dict, pilots: PilotPattern, where: str) -> None:
     if diff:
         detail = ", ".join(f"{k}: checkpoint {a!r} vs frame {b!r}" for k, (a, b) in diff.items())
         raise CheckpointMismatchError(f"{where}: CGE checkpoint was trained for another frame layout ({detail}); "
-                                      "retrain with `lamsc train cge` for this frame")
+                                      "retrain with `lamsc train cge` for this frame, or pick another estimator "
+                                      "(--set estimator.kind=lmmse)")
 
 
 class CGANEstimator(ChannelEstimator):

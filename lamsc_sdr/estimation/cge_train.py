@@ -222,6 +222,7 @@ def _checkpoint(cfg, pilots, best, disc, source, history, step, t0, command) -> 
         "history": history,
         "train": {"steps": step, "seconds": time.time() - t0, "command": command,
                   "generator_params": param_count(gen), "discriminator_params": param_count(disc)},
+        "versions": _versions(),
     }
 
 
@@ -241,6 +242,13 @@ def save_checkpoint(ck: dict, path: str | Path) -> None:
     """torch.save to a temp file, then rename: an interrupted save leaves no half checkpoint."""
     import torch
     atomic_write(path, lambda f: torch.save(ck, f))
+    from ..checkpoints import sign
+    sign(path, checkpoint=ck)            # PATH.sha256.json: hash, resolved config, versions
+
+
+def _versions() -> dict:
+    from ..provenance import versions
+    return versions()
 
 
 def plot_curves(history: dict, path: str | Path) -> None:

@@ -76,10 +76,8 @@ class SemanticCodec:
         path = resolve_checkpoint(None if path is None else str(path))
         if not path.is_file():
             raise ModelUnavailableError(f"semantic checkpoint {path} not found (train one with `lamsc train semantic`)")
-        try:
-            ck = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # unpickling errors have many types
-            raise CheckpointMismatchError(f"{path} is not a loadable semantic checkpoint: {err}") from err
+        from ..checkpoints import load_torch
+        ck = load_torch(path, "semantic")      # SHA-256 sidecar verified, weights_only=True
         if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
             got = ck.get("format") if isinstance(ck, dict) else type(ck).__name__
             raise CheckpointMismatchError(f"{path}: format {got!r}, expected {CHECKPOINT_FORMAT!r}")

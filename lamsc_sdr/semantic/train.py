@@ -294,6 +294,7 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
                        extra)
     _save(ckpt, out)
     Path(str(out) + ".partial").unlink(missing_ok=True)
+    Path(str(out) + ".partial.sha256.json").unlink(missing_ok=True)
     if plot:
         plot_history(history, plot)
     return {"checkpoint": str(out), "wall_time_s": ckpt["wall_time_s"], "final": history[-1] if history else {},
@@ -307,6 +308,8 @@ def _save(ckpt: dict, out: Path) -> None:
     tmp = out.with_suffix(out.suffix + ".tmp")
     torch.save(ckpt, tmp)
     tmp.replace(out)
+    from ..checkpoints import sign
+    sign(out, checkpoint=ckpt)           # PATH.sha256.json: hash, resolved config, versions
 
 
 def _checkpoint(model, model_cfg, tok, run_cfg, corpus, corpus_sha, sentences, train, held, history, t0,
