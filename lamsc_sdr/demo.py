@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import RunConfig
-from .pipeline import Link, format_table, summary_rows
+from .pipeline import Link, format_table, summary_rows, verdict_of
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,18 @@ def demo_media(out: Path) -> list[Path]:
 
 
 def demo_config(cfg: RunConfig, explicit: bool) -> RunConfig:
-    """Apply the demo's channel and estimator unless the user gave a config of their own."""
+    """Apply the demo's channel and estimator unless ``explicit`` (the caller already resolved the
+    config: the CLI builds defaults <- DEMO_OVERRIDES <- --config <- --set, see :func:`cli_demo_config`)."""
     if explicit:
         return cfg
-    cfg = cfg.replace(**DEMO_OVERRIDES)
+    return estimator_or_fallback(cfg.replace(**DEMO_OVERRIDES), user_chose=False)
+
+
+def estimator_or_fallback(cfg: RunConfig, user_chose: bool) -> RunConfig:
+    """The CGAN estimator when it fits the frame; else, unless the user chose it, LMMSE (warned,
+    and recorded in the config every output carries)."""
+    if user_chose or cfg.estimator.kind != "cgan":
+        return cfg
     try:
         from .estimation import make_estimator
         make_estimator(cfg.estimator, cfg.frame, cfg.channel.model)
@@ -68,6 +76,18 @@ def demo_config(cfg: RunConfig, explicit: bool) -> RunConfig:
         log.warning("CGAN estimator unavailable (%s); the demo uses LMMSE", err)
         cfg = cfg.replace(estimator={"kind": "lmmse"})
     return cfg
+
+
+def cli_demo_config(config_path, overrides: dict, extra_base: dict | None = None) -> RunConfig:
+    """Defaults <- the demo's channel/estimator (and ``extra_base``) <- ``--config`` <- ``--set``:
+    the user's overrides always win, and the config returned is what runs (and is recorded)."""
+    from .config import load_config
+    from .config_base import read_yaml_mapping
+    base = {**DEMO_OVERRIDES, **(extra_base or {})}
+    cfg = load_config(config_path, overrides, base=base)
+    file_est = (read_yaml_mapping(config_path).get("estimator") or {}) if config_path else {}
+    user_chose = "estimator.kind" in overrides or (isinstance(file_est, dict) and "kind" in file_est)
+    return estimator_or_fallback(cfg, user_chose)
 
 
 def _phy_plots(link: Link, out: Path) -> list[dict]:
@@ -104,7 +124,8 @@ def _size_plot(messages: list[dict], out: Path) -> dict:
     ax.set_yscale("log")
     ax.set_xticks(x, names)
     ax.set_ylabel("bits")
-    ax.legend()
+    # Above the axes, never over a bar (the raw-media bars reach the top of a log axis).
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=2, frameon=False, fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     path = out / "sizes.png"
@@ -116,8 +137,9 @@ def _size_plot(messages: list[dict], out: Path) -> dict:
 def run_demo(cfg: RunConfig, out_dir: str | Path, explicit_config: bool = False, media: list | None = None) -> dict:
     """Run the demo; writes ``out_dir/index.html``, ``summary.json`` and media; returns the summary."""
     from tqdm import tqdm
-    from .provenance import write_json
+    from .provenance import provenance, write_json
     from .report import write_report
+    from .verdict import SIMILARITY_THRESHOLD
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = demo_config(cfg, explicit_config)
@@ -154,7 +176,8 @@ def run_demo(cfg: RunConfig, out_dir: str | Path, explicit_config: bool = False,
                             f"{cfg.estimator.kind}; LLM {cfg.kb.llm}; seed {cfg.seed}. Backends marked 'offline "
                             "default' stand in for generative models that do not ship offline."),
                "config": cfg.to_dict(), "frames": frames, "messages": messages, "plots": plots, "table": rows,
-               "threshold": 0.6, "seconds": round(time.perf_counter() - t_start, 1)}
+               "threshold": SIMILARITY_THRESHOLD, "seconds": round(time.perf_counter() - t_start, 1),
+               "provenance": provenance()}
     write_report(out, summary)
     write_json(out / "summary.json", {k: v for k, v in summary.items() if k != "config"}, cfg)
     return summary
@@ -170,6 +193,9 @@ def print_summary(summary: dict, out_dir) -> None:
         print(f"  description : {m['description']}")
         print(f"  sent        : {m['semantics_sent']}")
         print(f"  received    : {m['text_received']}")
+        print(f"  verdict     : {verdict_of(m)} (similarity {m.get('similarity') or 0.0:.3f}, threshold "
+              f"{summary.get('threshold', 0.6):g}; rx SNR "
+              + ("-" if m.get("snr_db") is None else f"{m['snr_db']:.1f} dB") + ")")
         print(f"  for {'receiver'}: {m['text_personalized']}")
         for lb in m["labels"]:
             print(f"  note        : {lb}")

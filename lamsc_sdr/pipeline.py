@@ -208,7 +208,7 @@ class Link:
     def prepare(self, paths) -> list[MessageReport]:
         return [self.sender.prepare(p, i + 1) for i, p in enumerate(paths)]
 
-    def transmit(self, reports: list[MessageReport], *, record=None) -> dict:
+    def transmit(self, reports: list[MessageReport], *, record=None, max_samples: int | None = None) -> dict:
         """Carry every report's ``semantics_sent`` over the radio; fills text_received, frames,
         channel uses, the receiver's SNR estimate. Returns the frame counts summed over messages.
 
@@ -217,6 +217,7 @@ class Link:
         one message, not all. A simulated radio also hands the receiver its true channel
         (``RxFrame.h_true``); the ``perfect`` estimator needs it and fails clearly elsewhere.
         ``record``: SigMF base path for the received stream (``BASE_msgN`` when several messages).
+        ``max_samples``: receive budget per message (``lamsc link --max-samples``).
         """
         from .transport import run_link
         cfg = self.cfg
@@ -228,6 +229,7 @@ class Link:
             rec = None if record is None else (record if len(reports) == 1 else f"{record}_msg{r.message_id}")
             t0 = time.perf_counter()
             res = run_link(self.radio(), cfg, [r.semantics_sent], record=rec, codec="semantic", semantic=codec,
+                           max_samples=max_samples,
                            modalities=[MODALITY_CODE[r.modality]], first_id=r.message_id, keep=keep,
                            truth=lambda radio, plan: sim_truth(radio, plan, cfg.frame,
                                                                required=cfg.estimator.kind == "perfect"))
@@ -291,8 +293,16 @@ def summary_rows(reports: list[dict]) -> list[dict]:
                      "channel uses": m["channel_uses"], "raw bytes": m["raw_bytes"],
                      "compression": f"{8 * m['raw_bytes'] / max(64 * m['channel_uses'], 1):.0f}x" if m["channel_uses"] else "-",
                      "rx SNR dB": None if m.get("snr_db") is None else round(m["snr_db"], 1),
-                     "frames": m["frames"], "delivered": m["text_received"] is not None})
+                     "frames": m["frames"], "verdict": verdict_of(m)})
     return rows
+
+
+def verdict_of(m: dict) -> str:
+    """``correct`` (similarity >= the threshold), ``garbled`` (arrived, below it) or ``lost``."""
+    from .verdict import SIMILARITY_THRESHOLD, delivered
+    if m.get("text_received") is None:
+        return "lost"
+    return "correct" if delivered(m) else f"garbled (< {SIMILARITY_THRESHOLD:g})"
 
 
 def format_table(rows: list[dict]) -> str:

@@ -206,23 +206,32 @@ def annotate(recorder, fr: RxFrame, frame_cfg: FrameConfig) -> None:
 def receive_stream(radio, receiver: FrameReceiver, *, chunk: int, max_samples: int,
                    until: Callable[[], bool] | None = None, recorder=None,
                    on_frame: Callable[[RxFrame], None] | None = None, exhausted: Callable[[], bool] | None = None,
-                   truth=None) -> tuple[list[RxFrame], int]:
+                   truth=None, progress: bool = False) -> tuple[list[RxFrame], int]:
     """Read ``chunk`` samples at a time into ``receiver`` until ``until()``, ``exhausted()`` or
     ``max_samples``. Returns (frames, samples read). Each frame is annotated on ``recorder``.
-    ``truth``: perfect-CSI oracle handed to ``FrameReceiver.push`` (simulated radios only)."""
+    ``truth``: perfect-CSI oracle handed to ``FrameReceiver.push`` (simulated radios only).
+    ``progress``: a tqdm bar of samples read and frames decoded (on a terminal only)."""
+    from tqdm import tqdm
     frames: list[RxFrame] = []
     read = 0
-    while read < max_samples:
-        y = radio.rx(chunk)
-        read += y.size
-        for fr in receiver.push(y, truth=truth):
-            frames.append(fr)
-            if recorder is not None:
-                annotate(recorder, fr, receiver.cfg)
-            if on_frame is not None:
-                on_frame(fr)
-        if (until is not None and until()) or (exhausted is not None and exhausted()):
-            break
+    bar = tqdm(total=int(max_samples), unit="sa", unit_scale=True, desc="receive", leave=False,
+               disable=None if progress else True)
+    try:
+        while read < max_samples:
+            y = radio.rx(chunk)
+            read += y.size
+            for fr in receiver.push(y, truth=truth):
+                frames.append(fr)
+                if recorder is not None:
+                    annotate(recorder, fr, receiver.cfg)
+                if on_frame is not None:
+                    on_frame(fr)
+            bar.update(min(y.size, max(0, int(max_samples) - bar.n)))
+            bar.set_postfix(frames=len(frames), refresh=False)
+            if (until is not None and until()) or (exhausted is not None and exhausted()):
+                break
+    finally:
+        bar.close()
     return frames, read
 
 
@@ -302,7 +311,7 @@ def save_frames_npz(path: Path, frames: list[RxFrame], plan: TxPlan | None) -> N
 def run_link(radio, run_cfg, texts: list[str], *, record: str | Path | None = None, codec: str = "digital",
              max_samples: int | None = None, chunk: int | None = None, calibration: dict | None = None,
              semantic=None, modalities: list[int] | None = None, first_id: int = 1, truth=None,
-             keep: dict | None = None) -> dict:
+             keep: dict | None = None, progress: bool = False) -> dict:
     """Send ``texts`` and receive them on ``radio`` in one process; returns the results dict.
 
     ``record``: SigMF base path for the received stream (+ reference + frames npz alongside).
@@ -336,7 +345,7 @@ def run_link(radio, run_cfg, texts: list[str], *, record: str | Path | None = No
         radio.tx(plan.iq)
         frames, read = receive_stream(radio, receiver, chunk=chunk, max_samples=budget, recorder=recorder,
                                       on_frame=reasm.add, until=lambda: all(reasm.complete(i) for i in ids),
-                                      truth=truth(radio, plan) if truth is not None else None)
+                                      truth=truth(radio, plan) if truth is not None else None, progress=progress)
     finally:
         if recorder is not None:
             recorder.close()
@@ -350,22 +359,27 @@ def run_link(radio, run_cfg, texts: list[str], *, record: str | Path | None = No
 
 
 
-def replay_capture(path, run_cfg=None, codec: str | None = None, chunk: int | None = None) -> tuple[dict, object]:
+def replay_capture(path, run_cfg=None, codec: str | None = None, chunk: int | None = None, *,
+                   config_path=None, overrides: dict | None = None) -> tuple[dict, object]:
     """Decode a SigMF recording as a live receiver would (``lamsc replay``).
 
     The run config, receive chunk, codec and calibration come from the recording's metadata
-    unless given; recordings at another sample rate are resampled to ``frame.sample_rate``.
-    Returns (results dict, RunConfig used).
+    unless given; ``config_path``/``overrides`` apply on top of the recording's config (a frame
+    layout change is a ConfigError); ``run_cfg`` replaces it outright. Recordings at another
+    sample rate are resampled to ``frame.sample_rate``. Returns (results dict, RunConfig used).
     """
+    from .captures.replay_config import replay_config
     from .captures.sigmf_io import read_capture
-    from .config import RunConfig, config_from_mapping
     from .radio.replay import ReplayRadio
     cap = read_capture(path)
     if run_cfg is None:
-        run_cfg = config_from_mapping(cap.config, str(cap.meta_path)) if cap.config else RunConfig()
+        run_cfg = replay_config(cap.config, str(cap.meta_path), config_path, overrides)
+    if not cap.complete:
+        log.warning("%s: the recording was cut off (lamsc:complete=false): frames after the cut are missing",
+                    cap.meta_path)
     codec = codec or cap.global_info.get("lamsc:codec", "digital")
     chunk = int(chunk or cap.global_info.get("lamsc:rx_chunk") or run_cfg.radio.rx_chunk)
-    radio = ReplayRadio(path, run_cfg.frame.sample_rate, buffer_size=chunk)
+    radio = ReplayRadio(cap, run_cfg.frame.sample_rate, buffer_size=chunk)
     rx_radio = radio
     if cap.calibration:
         from .calibration import CalibratedRadio, Calibration
@@ -380,5 +394,5 @@ def replay_capture(path, run_cfg=None, codec: str | None = None, chunk: int | No
     messages = cap.messages or [{"message_id": m, "text": None} for m in sorted(reasm.counts)]
     res = results(messages, frames, reasm, int(cap.global_info.get("lamsc:frames_sent", 0)), read, receiver.stats)
     res.update(recording=str(cap.meta_path), recorded_sample_rate=cap.sample_rate,
-               simulated=cap.simulated, truncated_bytes=cap.truncated_bytes)
+               simulated=cap.simulated, truncated_bytes=cap.truncated_bytes, recording_complete=cap.complete)
     return res, run_cfg

@@ -80,7 +80,7 @@ def test_truncated_capture_still_replays_what_it_holds(msg, tmp_path):
     cut = starts[1] * 8 + 5                  # mid-sample, inside the second frame
     data.write_bytes(data.read_bytes()[:cut])
     out = tmp_path / "r.json"
-    assert main(["replay", str(cap) + ".sigmf-meta", "--json", str(out)]) == 0
+    assert main(["replay", str(cap) + ".sigmf-meta", "--json", str(out)]) == 4   # exit 4: no message delivered
     r = _json(out)
     assert r["truncated_bytes"] == 5 and r["frames"]["crc_ok"] >= 1 and not r["messages"][0]["complete"]
 

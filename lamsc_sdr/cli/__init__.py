@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import LamscError
 
 COMMAND_MODULES = ["config_cmd", "phy_cmd", "estimators_cmd", "cge_cmd", "semantic_cmd",
-                   "radio_cmd", "mma_cmd", "kb_cmd", "pipeline_cmd"]
+                   "radio_cmd", "mma_cmd", "kb_cmd", "pipeline_cmd", "checkpoint_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except LamscError as err:
         print(f"lamsc: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a file or device the user named failed mid-run (disk full, permissions)
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"lamsc: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("lamsc: interrupted", file=sys.stderr)

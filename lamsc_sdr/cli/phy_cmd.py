@@ -1,7 +1,6 @@
 """``lamsc eval phy``, ``lamsc eval sync``, ``lamsc bench phy``."""
 from __future__ import annotations
 
-import json
 import logging
 
 from .common import add_config_args, add_json_arg, parse_range, run_config
@@ -15,10 +14,19 @@ def _rng(cfg):
 
 
 def _write(args, payload, cfg) -> None:
+    """Print a table (people), then write the JSON (``--json``): a bad path never loses a run."""
+    from .table import format_results
+    print(format_results(payload))
     if args.json:
         from ..provenance import write_json
         write_json(args.json, payload, cfg)
-    print(json.dumps({k: v for k, v in payload.items() if k != "config"}, indent=1, default=float))
+
+
+def _pre(args) -> list[float] | None:
+    """Checks before a run: output paths, and the SNR list (when the command has one)."""
+    from .validate import check_outputs
+    check_outputs(args, ("json", "plot"))
+    return parse_range(args.snr) if getattr(args, "snr", None) is not None else None
 
 
 def _eval_phy(args) -> int:
@@ -27,6 +35,7 @@ def _eval_phy(args) -> int:
     from ..estimation import KINDS
     from ..phy.evaluate import ber_curve
     from ..phy.qam import bits_per_symbol
+    snrs = _pre(args)
     channel = canonical_name(args.channel)
     if channel not in PROFILE_NAMES:
         raise ConfigError(f"--channel: unknown channel profile {args.channel!r}; known: {', '.join(PROFILE_NAMES)}")
@@ -38,7 +47,7 @@ def _eval_phy(args) -> int:
         raise ConfigError(f"--doppler: must be >= 0 Hz, got {args.doppler}")
     bits_per_symbol(args.modulation)
     cfg = run_config(args)
-    rows = ber_curve(cfg.frame, args.modulation, parse_range(args.snr), args.frames, _rng(cfg), csi=csi,
+    rows = ber_curve(cfg.frame, args.modulation, snrs, args.frames, _rng(cfg), csi=csi,
                      cfo_max_hz=args.cfo_max, channel=channel, doppler_hz=args.doppler,
                      delay_spread_ns=args.delay_spread)
     payload = {"channel": channel, "modulation": args.modulation, "cfo_max_hz": args.cfo_max,
@@ -77,8 +86,9 @@ def _plot_ber(rows, modulation, path, channel="awgn") -> None:
 
 def _eval_sync(args) -> int:
     from ..phy.evaluate import sync_curve
+    snrs = _pre(args)
     cfg = run_config(args)
-    out = sync_curve(cfg.frame, parse_range(args.snr), args.frames, _rng(cfg), cfo_max_hz=args.cfo_max,
+    out = sync_curve(cfg.frame, snrs, args.frames, _rng(cfg), cfo_max_hz=args.cfo_max,
                      noise_samples=args.noise_samples)
     _write(args, out, cfg)
     if args.plot:
@@ -107,6 +117,7 @@ def _eval_sync(args) -> int:
 def _bench_phy(args) -> int:
     from threadpoolctl import threadpool_limits
     from ..phy.evaluate import bench
+    _pre(args)
     cfg = run_config(args)
     with threadpool_limits(limits=1):          # one core: BLAS/OpenMP pools to one thread
         out = bench(cfg.frame, _rng(cfg), n_frames=args.frames, chunk=args.chunk)

@@ -1,29 +1,40 @@
 """``lamsc demo``, ``lamsc bench pipeline`` and ``lamsc experiment``: the whole LAM-MSC chain."""
 from __future__ import annotations
 
-from .common import add_config_args, add_json_arg, run_config
+from .common import add_config_args, add_json_arg, parse_overrides
+
+
+def _config(args, extra_base: dict | None = None):
+    """Defaults <- the demo's channel and estimator <- --config <- --set/--seed <- --llm."""
+    from ..demo import cli_demo_config
+    overrides = parse_overrides(args.set, args.seed)
+    if getattr(args, "llm", None):
+        overrides["kb.llm"] = args.llm
+    return cli_demo_config(args.config, overrides, extra_base)
 
 
 def _demo(args) -> int:
     from ..demo import print_summary, run_demo
     from ..provenance import write_json
-    cfg = run_config(args)
-    if args.llm:
-        cfg = cfg.replace(kb={"llm": args.llm})
-    summary = run_demo(cfg, args.out, explicit_config=bool(args.config), media=args.media or None)
+    from .validate import check_output, check_outputs
+    check_outputs(args, ("json",))
+    check_output(args.out, "--out", directory=True)
+    cfg = _config(args)
+    summary = run_demo(cfg, args.out, explicit_config=True, media=args.media or None)
     print_summary(summary, args.out)
     if args.json:
-        write_json(args.json, {k: summary[k] for k in ("frames", "messages", "table", "seconds")}, cfg)
+        write_json(args.json, {k: summary[k] for k in ("frames", "messages", "table", "seconds", "threshold")},
+                   cfg)
     return 0
 
 
 def _bench(args) -> int:
     from ..experiments.bench import bench_pipeline, print_bench
     from ..provenance import write_json
-    cfg = run_config(args)
-    if args.llm:
-        cfg = cfg.replace(kb={"llm": args.llm})
-    res = bench_pipeline(cfg, args.repeats)
+    from .validate import check_outputs
+    check_outputs(args, ("json",))
+    cfg = _config(args)
+    res = bench_pipeline(cfg, args.repeats, explicit_config=True)
     print_bench(res)
     if args.json:
         write_json(args.json, res, cfg)
@@ -32,11 +43,13 @@ def _bench(args) -> int:
 
 def _experiment(args) -> int:
     from ..experiments import run_experiment
-    cfg = run_config(args)
-    if args.llm or not args.config:
-        cfg = cfg.replace(kb={"llm": args.llm or "rules"})
+    from .validate import check_outputs
+    check_outputs(args, ("json", "plot"))
+    # Experiments default to the LKB's deterministic backend (the LLM only polishes wording, and
+    # sweeps measure the channel); --llm, --config or --set kb.llm=... choose another.
+    cfg = _config(args, extra_base={"kb": {"llm": "rules"}})
     return run_experiment(args.name, cfg, size=args.size, json_path=args.json, plot_path=args.plot,
-                          explicit_config=bool(args.config))
+                          explicit_config=True)
 
 
 def register(groups) -> None:

@@ -62,19 +62,26 @@ def _cal_dict(radio):
     return cal.to_dict() if hasattr(cal, "to_dict") else None
 
 
-def _finish(args, payload: dict, cfg) -> int:
+def _finish(args, payload: dict, cfg, verdict: bool = False) -> int:
+    """Print the results, then write ``--json`` (a bad path never loses a printed run).
+    ``verdict``: link/replay exit codes (0 all delivered, 3 partial, 4 nothing; lamsc_sdr.verdict)."""
     from ..provenance import write_json
-    if getattr(args, "json", None):
-        write_json(args.json, payload, cfg)
+    from ..verdict import exit_code, message_status, summary_line
     f = payload.get("frames", {})
     if f:
         print("frames: " + ", ".join(f"{k}={v}" for k, v in f.items()))
     for m in payload.get("messages", []):
         txt = m.get("text_received")
         shown = (txt[:70] + "...") if txt and len(txt) > 70 else txt
-        print(f"message {m['message_id']}: {'exact' if m.get('exact') else 'complete' if m.get('complete') else 'incomplete'}"
-              f" {shown!r}")
-    return 0
+        print(f"message {m['message_id']}: {message_status(m)}" + (f" {shown!r}" if txt is not None else ""))
+    code = 0
+    if verdict:
+        code = exit_code(payload.get("messages", []))
+        print(summary_line(payload.get("messages", [])))
+        payload = {**payload, "exit_code": code}
+    if getattr(args, "json", None):
+        write_json(args.json, payload, cfg)
+    return code
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -95,7 +102,8 @@ def _lamsc_link(args, cfg) -> int:
     with make_radio(cfg.radio, cfg, output=args.record if file_radio else None) as radio:
         link = Link(cfg, radio)
         reports = link.prepare(args.files)
-        frames = link.transmit(reports, record=None if file_radio else args.record)
+        frames = link.transmit(reports, record=None if file_radio else args.record,
+                               max_samples=getattr(args, "max_samples", None))
         for r in reports:
             link.receiver.finish(r, Path(args.media_out))
         from ..pipeline import score
@@ -105,12 +113,26 @@ def _lamsc_link(args, cfg) -> int:
         print(f"[{m['modality']}] {Path(m['source']).name}: sent {m['semantics_sent']!r}")
         print(f"    received {m['text_received']!r} (similarity {m['similarity']:.3f}); for the receiver: "
               f"{m['text_personalized']!r}" + (f"; media {m['media_out']}" if m["media_out"] else ""))
-    return _finish(args, {**res, "messages": [{**m, "text_sent": m["semantics_sent"]} for m in res["messages"]]}, cfg)
+    return _finish(args, {**res, "messages": [{**m, "text_sent": m["semantics_sent"]} for m in res["messages"]]}, cfg,
+                   verdict=True)
+
+
+def _check_args(args) -> None:
+    """Bad numbers and unwritable outputs fail before the radio starts (one line each)."""
+    from .validate import check_output, check_outputs, positive
+    for name in ("duration", "samples", "max_samples"):
+        v = getattr(args, name, None)
+        if v is not None:
+            positive(v, "--" + name.replace("_", "-"))
+    check_outputs(args, ("json", "record"))
+    if getattr(args, "media_out", None):
+        check_output(args.media_out, "--media-out", directory=True)
 
 
 def _link(args) -> int:
     from ..radio import make_radio
     from ..transport import run_link
+    _check_args(args)
     cfg = _cfg(args)
     args.codec = _codec(args)
     if args.codec == "lamsc":
@@ -120,15 +142,16 @@ def _link(args) -> int:
         log.info("link over %r", radio)
         rec = None if cfg.radio.backend == "sigmf-file" else args.record
         res = run_link(radio, cfg, texts, record=rec, codec=args.codec, max_samples=args.max_samples,
-                       calibration=_cal_dict(radio))
+                       calibration=_cal_dict(radio), progress=True)
         res["radio"] = radio.settings()
-    return _finish(args, res, cfg)
+    return _finish(args, res, cfg, verdict=True)
 
 
 def _send(args) -> int:
     from ..radio import make_radio
     from ..transport import Sender, load_semantic, save_reference
     from ..captures.sigmf_io import base_path
+    _check_args(args)
     cfg = _cfg(args)
     args.codec = _codec(args)
     if args.codec == "lamsc":
@@ -162,8 +185,12 @@ def _send(args) -> int:
         elif radio.backend in ("sim", "gnuradio"):
             log.warning("nothing receives a %s radio in another process; use `lamsc link` for a loopback",
                         radio.backend)
+    per_msg = {}
+    for tf in plan.frames:
+        per_msg[tf.header.message_id] = per_msg.get(tf.header.message_id, 0) + 1
     res = {"frames": {"sent": len(plan.frames)}, "samples": int(plan.iq.size),
-           "messages": [{"message_id": m["message_id"], "text_sent": m["text"]} for m in plan.messages]}
+           "messages": [{"message_id": m["message_id"], "text_sent": m["text"], "frames": per_msg.get(m["message_id"], 0)}
+                        for m in plan.messages]}
     if args.record:
         res["recording"] = str(base_path(args.record)) + (".sigmf-meta" if file_radio else ".tx.sigmf-meta")
     return _finish(args, res, cfg)
@@ -173,6 +200,7 @@ def _receive(args) -> int:
     from ..captures.sigmf_io import SigMFRecorder, base_path
     from ..radio import make_radio
     from ..transport import Reassembler, load_semantic, make_receiver, receive_stream, results
+    _check_args(args)
     cfg = _cfg(args)
     lamsc = args.codec == "lamsc"      # a receiver has no files to look at: auto means digital here
     codec = "semantic" if lamsc else ("digital" if args.codec == "auto" else args.codec)
@@ -193,7 +221,8 @@ def _receive(args) -> int:
         try:
             frames, read = receive_stream(radio, receiver, chunk=chunk, max_samples=n, recorder=rec,
                                           on_frame=reasm.add,
-                                          exhausted=(lambda: radio.exhausted) if hasattr(radio, "exhausted") else None)
+                                          exhausted=(lambda: radio.exhausted) if hasattr(radio, "exhausted") else None,
+                                          progress=True)
         finally:
             if rec is not None:
                 rec.close()
@@ -234,23 +263,31 @@ def _capture(args) -> int:
 
 def _replay(args) -> int:
     from ..transport import replay_capture
-    cfg = run_config(args) if (args.config or args.set or args.seed is not None) else None
-    res, used = replay_capture(args.capture, cfg, codec=args.codec)
-    return _finish(args, res, used)
+    from .common import parse_overrides
+    from .validate import check_outputs
+    check_outputs(args, ("json",))
+    # The recording's own config, then --config, then --set/--seed (lamsc_sdr.captures.replay_config)
+    res, used = replay_capture(args.capture, codec=args.codec, config_path=args.config,
+                               overrides=parse_overrides(args.set, args.seed))
+    return _finish(args, res, used, verdict=True)
 
 
 def _calibrate(args) -> int:
     import numpy as np
     from ..calibration import calibrate, save_calibration
     from ..radio import make_radio
+    from .validate import check_output, check_outputs
+    check_outputs(args, ("json", "out"))
     cfg = _cfg(args)
     with make_radio(cfg.radio, cfg, calibration=False) as radio:
         cal = calibrate(radio, args.target_snr, np.random.default_rng(cfg.seed))
     out = Path(args.out) if args.out else Path("calibration") / f"{cal.device}.yaml"
-    save_calibration(cal, out)
-    print(f"calibration written to {out}: CFO {cal.cfo_hz:.1f} Hz ({cal.cfo_ppm:.3f} ppm), SNR {cal.snr_db:.1f} dB, "
+    check_output(out, "calibration file")
+    print(f"calibration of {cal.device}: CFO {cal.cfo_hz:.1f} Hz ({cal.cfo_ppm:.3f} ppm), SNR {cal.snr_db:.1f} dB, "
           f"tx_gain {cal.tx_gain}, rx_gain {cal.rx_gain}, DC {cal.dc:.4f}, IQ {cal.iq_gain_db:.2f} dB / "
           f"{cal.iq_phase_deg:.2f} deg, clipping {cal.clipping:.3%}")
+    save_calibration(cal, out)
+    print(f"calibration written to {out}")
     if args.json:
         from ..provenance import write_json
         write_json(args.json, {"calibration": cal.to_dict(), "path": str(out)}, cfg)
@@ -262,7 +299,7 @@ def _fer(args) -> int:
     cfg = _cfg(args)
     if args.model:
         cfg = cfg.replace(channel={"model": args.model})
-    res = fer_sweep(cfg, [b.strip() for b in args.radios.split(",")], parse_range(args.snr_range), args.frames,
+    res = fer_sweep(cfg, [b.strip() for b in args.radios.split(",")], parse_range(args.snr_range, "--snr-range"), args.frames,
                     args.bits)
     from ..provenance import write_json
     for row in res["rows"]:
@@ -288,17 +325,23 @@ def _soak(args) -> int:
     return 0 if res["frames"]["lost"] == 0 else 1
 
 
+_EXIT_EPILOG = ("exit status: 0 every message delivered; 3 partial (some delivered); 4 nothing delivered; "
+                "1 error (one 'lamsc: error:' line); 2 bad usage")
+
+
 def register(groups) -> None:
     top = groups["top"]
-    p = top.add_parser("link", help="send text files and receive them in one process")
-    p.add_argument("files", nargs="+", metavar="FILE", help="message text file(s)")
+    p = top.add_parser("link", help="send files and receive them in one process", epilog=_EXIT_EPILOG)
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="message file(s): UTF-8 text, or an image, audio or video file (the lamsc codec)")
     _radio_args(p)
-    p.add_argument("--max-samples", type=int, help="receive budget in samples")
+    p.add_argument("--max-samples", type=int, help="receive budget in samples (default: the planned stream + 4 chunks)")
     p.set_defaults(func=_link)
 
     p = top.add_parser("send", help="transmit text files (pluto: cyclically for --duration s; "
                                     "sigmf-file: into --record)")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="message file(s): UTF-8 text, or an image, audio or video file (the lamsc codec)")
     _radio_args(p)
     p.add_argument("--duration", type=float, default=10.0, help="seconds of cyclic transmission (pluto)")
     p.set_defaults(func=_send)
@@ -309,32 +352,35 @@ def register(groups) -> None:
     p.add_argument("--duration", type=float, default=1.0, help="seconds to receive")
     p.set_defaults(func=_receive)
 
-    p = top.add_parser("capture", help="record a SigMF capture (with FILEs: transmit them over a loopback first)")
-    p.add_argument("out", metavar="OUT", help="SigMF base path")
-    p.add_argument("files", nargs="*", metavar="FILE")
+    p = top.add_parser("capture", help="record a SigMF capture (with FILEs: transmit them over a loopback first)",
+                       epilog="with FILEs, " + _EXIT_EPILOG)
+    p.add_argument("out", metavar="OUT", help="SigMF base path (OUT.sigmf-meta, OUT.sigmf-data)")
+    p.add_argument("files", nargs="*", metavar="FILE", help="message file(s) to transmit and record (as `link`)")
     _radio_args(p, record=False)
-    p.add_argument("--samples", type=int)
-    p.add_argument("--duration", type=float, default=1.0)
-    p.add_argument("--max-samples", type=int)
+    p.add_argument("--samples", type=int, help="without FILEs: samples to record (default: --duration * sample rate)")
+    p.add_argument("--duration", type=float, default=1.0, help="without FILEs: seconds to record (default 1)")
+    p.add_argument("--max-samples", type=int, help="with FILEs: receive budget in samples")
     p.set_defaults(func=_capture)
 
-    p = top.add_parser("replay", help="decode a SigMF recording like the live receiver")
-    p.add_argument("capture", metavar="CAPTURE.sigmf-meta")
+    p = top.add_parser("replay", help="decode a SigMF recording like the live receiver", epilog=_EXIT_EPILOG)
+    p.add_argument("capture", metavar="CAPTURE.sigmf-meta", help="the recording (BASE, .sigmf-meta or .sigmf-data)")
     add_config_args(p)
     add_json_arg(p)
-    p.add_argument("--codec", choices=["digital", "semantic"], default=None)
+    p.add_argument("--codec", choices=["digital", "semantic"], default=None,
+                   help="payload codec (default: the recording's lamsc:codec, else digital)")
     p.set_defaults(func=_replay)
 
     p = top.add_parser("calibrate", help="measure CFO, gains, DC offset, IQ imbalance; write calibration/<device>.yaml")
     _radio_args(p, record=False)
-    p.add_argument("--target-snr", type=float, default=25.0)
+    p.add_argument("--target-snr", type=float, default=25.0,
+                   help="SNR in dB the gain search aims for at the receiver (default 25)")
     p.add_argument("--out", metavar="YAML", help="default calibration/<device>.yaml")
     p.set_defaults(func=_calibrate)
 
     p = groups["eval"].add_parser("fer", help="frame error rate vs SNR through several radios in one run")
     _radio_args(p, record=False)
     p.add_argument("--radios", default="sim,gnuradio")
-    p.add_argument("--snr-range", default="-1:5:1", help="START:STOP:STEP or a comma list (dB)")
+    p.add_argument("--snr-range", default="-1:5:1", help="START:STOP:STEP or a comma list (dB, at most 1000 points)")
     p.add_argument("--frames", type=int, default=300, help="frames per SNR point and radio")
     p.add_argument("--bits", type=int, default=400, help="payload bits per frame")
     p.add_argument("--model", default="awgn", help="channel model (default awgn)")

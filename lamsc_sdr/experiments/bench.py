@@ -7,12 +7,14 @@ from pathlib import Path
 from ..config import RunConfig
 
 
-def bench_pipeline(cfg: RunConfig, repeats: int = 1, out_dir: str | Path = "out/bench_pipeline") -> dict:
-    """One warm-up message per modality (loads every model), then ``repeats`` timed ones."""
+def bench_pipeline(cfg: RunConfig, repeats: int = 1, out_dir: str | Path = "out/bench_pipeline",
+                   explicit_config: bool = False) -> dict:
+    """One warm-up message per modality (loads every model), then ``repeats`` timed ones.
+    ``explicit_config``: ``cfg`` is final (else the demo's channel and estimator are applied)."""
     from ..demo import demo_config
     from ..pipeline import Link, Stages
     from .paper import media_set
-    cfg = demo_config(cfg, explicit=False)
+    cfg = demo_config(cfg, explicit=explicit_config)
     out = Path(out_dir)
     media = media_set(out / "media", 1)
     stages = Stages(cfg)

@@ -25,7 +25,8 @@ class ReplayRadio(Radio):
     backend = "replay"
 
     def __init__(self, path, sample_rate: float | None = None, buffer_size: int = 2 ** 14):
-        self.capture: Capture = read_capture(path)
+        # ``path`` may be an already read Capture (replay_capture): read once, warn once
+        self.capture: Capture = path if isinstance(path, Capture) else read_capture(path)
         rate = float(sample_rate or self.capture.sample_rate)
         super().__init__(rate, self.capture.center_freq or 0.0, 0.0, 0.0, buffer_size)
         self.path = str(self.capture.meta_path)

@@ -65,6 +65,13 @@ def write_report(out_dir: str | Path, summary: dict) -> Path:
              f"<style>{_CSS}</style></head><body>",
              f"<h1>{_e(summary.get('title', 'lamsc_sdr demo'))}</h1>",
              f"<p class='sub'>{_e(summary.get('subtitle', ''))}</p>"]
+    thr = summary.get("threshold", 0.6)
+    parts.append(f"<p class='sub'>A message is <b>correct</b> when the sentence-embedding cosine similarity of "
+                 f"sent and received semantics is at least {_e(f'{thr:g}')} (the paper's threshold); text that "
+                 "arrived below it is flagged <b>garbled</b>. rx SNR is the receiver's own estimate.</p>")
+    ver = summary.get("provenance", {}).get("versions") or {}
+    if ver:
+        parts.append("<p class='sub'>Made by " + _e(", ".join(f"{k} {v}" for k, v in ver.items())) + "</p>")
     rows = summary.get("table") or []
     if rows:
         cols = list(rows[0].keys())
@@ -75,7 +82,13 @@ def write_report(out_dir: str | Path, summary: dict) -> Path:
     for i, m in enumerate(summary.get("messages", [])):
         labels = " ".join(f'<span class="tag">{_e(lb)}</span>' for lb in m.get("labels", []))
         sim = m.get("similarity")
-        cls = "ok" if sim is not None and sim >= summary.get("threshold", 0.6) else "bad"
+        cls = "ok" if sim is not None and sim >= thr else "bad"
+        if m.get("text_received") is None:
+            verdict = "lost"
+        else:
+            verdict = f"correct (≥ {thr:g})" if cls == "ok" else f"GARBLED (< {thr:g}): received text is unreliable"
+        snr = m.get("snr_db")
+        verdict += f"; rx SNR {snr:.1f} dB" if snr is not None else "; rx SNR -"
         parts.append(f"<div class='msg' id='msg{i}'><h2>{_e(m.get('modality','')).title()}: "
                      f"{_e(Path(str(m.get('source',''))).name)} {labels}</h2>")
         parts.append("<div class='media'>"
@@ -90,11 +103,12 @@ def write_report(out_dir: str | Path, summary: dict) -> Path:
                      + "</div>")
         st = m.get("stage_seconds") or {}
         msim = m.get("similarity_media")
-        parts.append("<table><tr><th>similarity, semantics sent vs received</th>"
+        parts.append("<table><tr><th>verdict</th><th>similarity, semantics sent vs received</th>"
                      "<th>similarity, original vs regenerated media (described again)</th>"
                      "<th>channel uses (complex symbols)</th><th>raw media</th><th>semantic bits (as 32-bit floats)</th>"
                      "<th>frames</th><th>stage seconds</th></tr>"
-                     f"<tr><td class='{cls}'>{_e(None if sim is None else f'{sim:.3f}')}</td>"
+                     f"<tr><td class='{cls}'><b>{_e(verdict)}</b></td>"
+                     f"<td class='{cls}'>{_e(None if sim is None else f'{sim:.3f}')}</td>"
                      f"<td>{_e('-' if msim is None else f'{msim:.3f}')}</td><td>{_e(m.get('channel_uses'))}</td>"
                      f"<td>{_e(m.get('raw_bytes'))} bytes</td><td>{_e(m.get('bits_semantic'))}</td>"
                      f"<td>{_e(m.get('frames'))}</td>"

@@ -1,0 +1,45 @@
+"""The run config a replay decodes with: the recording's own config, then the user's overrides.
+
+A recording made with ``--set frame.fft_size=128`` carries that config (``lamsc:config``); a replay
+with ``--set estimator.kind=lmmse`` or ``--seed 3`` must decode the same 128-point frames with the
+other estimator, not fall back to the defaults. Overrides of what the transmitter fixed (the
+frame layout) cannot change what is in the recording: they are refused with the reason.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+
+#: Frame fields a receiver may choose freely; every other ``frame`` field describes the waveform.
+RECEIVER_FRAME_FIELDS = ("detection_threshold", "sync_threshold", "max_cfo_subcarriers", "timing_backoff")
+
+
+def layout_conflicts(recorded: dict, wanted: dict) -> list[str]:
+    """``frame.KEY: recording A, requested B`` for each waveform field that differs."""
+    out = []
+    for k, a in recorded.items():
+        if k in RECEIVER_FRAME_FIELDS:
+            continue
+        b = wanted.get(k)
+        if a != b:
+            out.append(f"frame.{k}: recording {a!r}, requested {b!r}")
+    return out
+
+
+def replay_config(capture_config: Mapping[str, Any] | None, where: str, config_path=None,
+                  overrides: Mapping[str, Any] | None = None):
+    """Defaults <- the recording's config <- ``config_path`` <- ``overrides``. Raises ConfigError
+    when the result changes the recorded frame layout (the frame is what was transmitted)."""
+    from ..config import config_from_mapping, load_config
+    if not capture_config:
+        return load_config(config_path, overrides)
+    recorded = config_from_mapping(capture_config, where)
+    if not config_path and not overrides:
+        return recorded
+    cfg = load_config(config_path, overrides, base=capture_config)
+    diff = layout_conflicts(recorded.to_dict()["frame"], cfg.to_dict()["frame"])
+    if diff:
+        raise ConfigError(f"replay: the frame layout is fixed by what was transmitted and recorded in {where}; "
+                          f"an override cannot change it ({'; '.join(diff)})")
+    return cfg
