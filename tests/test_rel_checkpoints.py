@@ -96,3 +96,13 @@ def test_malformed_sidecar_is_one_line(tmp_path):
         load_torch(p)
     sign(p)
     assert verify(p, required=True)["file"] == "m.pt"
+
+
+def test_captures_record_config_and_versions(tmp_path):
+    from lamsc_sdr.captures.sigmf_io import read_capture
+    msg = tmp_path / "m.txt"
+    msg.write_text("hello")
+    assert main(["capture", str(tmp_path / "c"), str(msg), "--snr", "25", "--set", "estimator.kind=ls"]) == 0
+    g = read_capture(tmp_path / "c").global_info
+    assert g["lamsc:config"]["estimator"]["kind"] == "ls"
+    assert g["lamsc:versions"]["lamsc_sdr"] and g["lamsc:versions"]["numpy"]

@@ -61,6 +61,11 @@ def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _versions() -> dict:
+    from ..provenance import versions
+    return versions()
+
+
 class SigMFRecorder:
     """Append complex samples to a SigMF recording as they arrive.
 
@@ -91,6 +96,7 @@ class SigMFRecorder:
             "core:recorder": f"lamsc_sdr {__version__}",
             "core:extensions": [dict(LAMSC_EXTENSION)],
             "lamsc:version": __version__,
+            "lamsc:versions": _versions(),          # package versions that made it (README)
             "lamsc:complete": False,
         }
         if hardware:
