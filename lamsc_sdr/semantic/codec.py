@@ -138,9 +138,10 @@ class SemanticCodec:
         a cut is dropped (segments start and end like the sentences the model was trained on) and
         :meth:`decode_message` joins segments with one space, so ``" ".join(segments(text))``
         equals the text up to the whitespace at the cuts; no other character is dropped.
-        A text that fits is returned unchanged; empty text -> ``[""]``.
+        Whitespace is normalized first (runs -> one space, ends stripped); a text that fits is
+        returned as one piece; empty text -> ``[""]``.
         """
-        text = _check_text(text, 0)
+        text = clean_whitespace(_check_text(text, 0))
         if self.n_tokens(text) <= self.max_tokens:
             return [text]
         words = _WORD.findall(text)
@@ -198,7 +199,7 @@ class SemanticCodec:
 
         from .train import pad_batch
 
-        texts = [_check_text(t, i) for i, t in enumerate(texts)]
+        texts = [clean_whitespace(_check_text(t, i)) for i, t in enumerate(texts)]
         seqs = self.tokenizer.encode_batch(texts) if texts else []
         for i, s in enumerate(seqs):
             if len(s) > self.max_tokens:
@@ -285,7 +286,13 @@ class SemanticCodec:
 
     def normalize(self, text: str) -> str:
         """What a clean channel returns for ``text`` (tokenizer normalization: NFC, lowercase)."""
-        return self.tokenizer.decode(self.tokenizer.encode(_check_text(text, 0)))
+        return self.tokenizer.decode(self.tokenizer.encode(clean_whitespace(_check_text(text, 0))))
+
+
+def clean_whitespace(text: str) -> str:
+    """Runs of whitespace (newlines, tabs, a file's trailing newline) -> one space, ends stripped:
+    the tokenizer would otherwise spend a token on them, which decodes as junk ("tomorrow.in")."""
+    return " ".join(text.split())
 
 
 def _check_text(t, i: int) -> str:
