@@ -368,10 +368,11 @@ def replay_capture(path, run_cfg=None, codec: str | None = None, chunk: int | No
     layout change is a ConfigError); ``run_cfg`` replaces it outright. Recordings at another
     sample rate are resampled to ``frame.sample_rate``. Returns (results dict, RunConfig used).
     """
-    from .captures.replay_config import replay_config
+    from .captures.replay_config import check_lamsc_meta, replay_config
     from .captures.sigmf_io import read_capture
     from .radio.replay import ReplayRadio
     cap = read_capture(path)
+    check_lamsc_meta(cap.global_info, str(cap.meta_path))
     if run_cfg is None:
         run_cfg = replay_config(cap.config, str(cap.meta_path), config_path, overrides)
     if not cap.complete:

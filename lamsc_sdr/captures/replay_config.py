@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import ConfigError
+from ..errors import CaptureError, ConfigError
 
 #: Frame fields a receiver may choose freely; every other ``frame`` field describes the waveform.
 RECEIVER_FRAME_FIELDS = ("detection_threshold", "sync_threshold", "max_cfo_subcarriers", "timing_backoff")
@@ -43,3 +43,29 @@ def replay_config(capture_config: Mapping[str, Any] | None, where: str, config_p
         raise ConfigError(f"replay: the frame layout is fixed by what was transmitted and recorded in {where}; "
                           f"an override cannot change it ({'; '.join(diff)})")
     return cfg
+
+
+def check_lamsc_meta(g: Mapping[str, Any], where: str) -> None:
+    """Validate the ``lamsc:`` keys a replay uses (CaptureError naming key and file): a recording
+    edited by hand or by another tool must fail with one line, not deep inside the receiver."""
+    def bad(key, want):
+        raise CaptureError(f"{where}: {key} must be {want}, got {g.get(key)!r:.60}")
+    if g.get("lamsc:config") is not None and not isinstance(g["lamsc:config"], Mapping):
+        bad("lamsc:config", "a mapping (the run config)")
+    if g.get("lamsc:codec") is not None and g["lamsc:codec"] not in ("digital", "semantic"):
+        bad("lamsc:codec", "'digital' or 'semantic'")
+    for key in ("lamsc:rx_chunk", "lamsc:frames_sent"):
+        v = g.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < (1 if key.endswith("chunk") else 0)):
+            bad(key, "a positive integer" if key.endswith("chunk") else "an integer >= 0")
+    if g.get("lamsc:calibration") is not None and not isinstance(g["lamsc:calibration"], Mapping):
+        bad("lamsc:calibration", "a mapping (a calibration) or null")
+    if "lamsc:complete" in g and not isinstance(g["lamsc:complete"], bool):
+        bad("lamsc:complete", "true or false")
+    msgs = g.get("lamsc:messages")
+    if msgs is not None:
+        ok = isinstance(msgs, list) and all(
+            isinstance(m, Mapping) and isinstance(m.get("message_id"), int) and not isinstance(m["message_id"], bool)
+            and isinstance(m.get("text"), (str, type(None))) for m in msgs)
+        if not ok:
+            bad("lamsc:messages", "a list of {message_id: int, text: str}")

@@ -72,7 +72,10 @@ def _common(p, backend_default=None) -> None:
 
 def register(groups) -> None:
     e = groups["eval"].add_parser("lkb", help="personalization accuracy and latency of the knowledge base")
-    e.add_argument("--cases", required=True, help="cases YAML (see lamsc_sdr/kb/evaluate.py)")
+    e.add_argument("--cases", required=True, help="cases YAML: a list of {name, description, sender, receiver, intent, "
+                   "sender_must, sender_must_not, receiver_must, receiver_must_not} (sender/receiver: a "
+                   "profile name or an inline profile); a case is correct when every *_must word occurs and "
+                   "no *_must_not word does")
     _common(e)
     add_json_arg(e)
     e.set_defaults(func=_eval)

@@ -215,6 +215,8 @@ def load_image(media) -> np.ndarray:
                 return as_rgb_uint8(np.asarray(im.convert("RGB")), str(p))
         except UnidentifiedImageError as err:
             raise ShapeError(f"{p}: not an image Pillow can read") from err
+        except (OSError, ValueError, SyntaxError) as err:   # truncated / corrupt data ("image file is truncated")
+            raise ShapeError(f"{p}: truncated or corrupt image ({err})") from err
     return as_rgb_uint8(media)
 
 
