@@ -18,13 +18,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointIntegrityError, CheckpointMismatchError
+from .provenance import sha256_file
 
 log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".sha256.json"
@@ -35,14 +35,6 @@ def sidecar_path(path: str | Path) -> Path:
     """``model.pt`` -> ``model.pt.sha256.json``."""
     path = Path(path)
     return path.with_name(path.name + SIDECAR_SUFFIX)
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _torch_load(path: Path, what: str):

@@ -43,6 +43,16 @@ def _default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (checkpoints, model files, media)."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def file_mode() -> int:
     """The mode a new file gets under the user's umask (``0o666 & ~umask``), as ``open()`` would."""
     mask = os.umask(0o022)

@@ -59,11 +59,8 @@ def _part_paths() -> list[Path]:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    from ..provenance import sha256_file as _sha
+    return _sha(path, chunk)
 
 
 def assemble_gguf(root: Path | None = None) -> Path:

@@ -65,11 +65,8 @@ class Fingerprint:
 
 
 def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from ..provenance import sha256_file
+    return sha256_file(path)
 
 
 def pixels_sha256(img: np.ndarray) -> str:
