@@ -1,0 +1,98 @@
+"""``lamsc emulate pluto``: serve emulated Plutos on 127.0.0.1 until SIGINT/SIGTERM;
+``lamsc bench emulator``: the highest sample rate the real libiio client sustains through it."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from ..errors import ConfigError
+
+
+def _floats(text: str, name: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise ConfigError(f"{name}: expected a comma list of numbers, got {text!r}") from err
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from ..emulator import EmulatorConfig, PlutoEmulator
+    ppm = None
+    if args.ppm is not None:
+        ppm = _floats(args.ppm, "--ppm")
+        if len(ppm) == 1 and args.devices > 1:
+            raise ConfigError(f"--ppm: give one crystal error per device ({args.devices} devices)")
+    cfg = EmulatorConfig(devices=args.devices, port=args.port, ppm=ppm, model=args.model, channel=args.channel,
+                         snr_db=args.snr, path_loss_db=args.path_loss, delay_spread_ns=args.delay_spread,
+                         seed=args.seed)
+    stop = threading.Event()
+
+    def _handler(signum, frame):
+        stop.set()
+    old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with PlutoEmulator(cfg) as emu:
+            ppms = ", ".join(f"{d.ppm:+.3f}" for d in emu.devices)
+            print(f"lamsc emulate: ready {' '.join(emu.uris)} (model {cfg.model}, ppm {ppms}, channel "
+                  f"{cfg.channel}, snr {cfg.snr_db} dB, path loss {cfg.path_loss_db} dB)", flush=True)
+            while not stop.wait(0.2):
+                pass
+            print("lamsc emulate: stopped; " + "; ".join(
+                f"{u}: {d.stats()}" for u, d in zip(emu.uris, emu.devices)), file=sys.stderr, flush=True)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from ..emulator.bench import run_bench
+    from ..provenance import write_json
+    rates = [float(r) * 1e6 for r in _floats(args.rates, "--rates")]
+    res = run_bench(rates, seconds=args.seconds, buffer_size=args.buffer_size, seed=args.seed)
+    for row in res["rows"]:
+        print(f"{row['rate_msps']:6.2f} Msps: {'ok      ' if row['sustained'] else 'OVERFLOW'} "
+              f"lost {row['lost_samples']} samples in {row['overflows']} overflows, "
+              f"client got {row['client_msps']:.2f} Msps, emulator CPU {row['server_cpu_per_sample_ns']:.0f} ns/sample")
+    for row in res["null_rows"]:
+        print(f"  null device {row['rate_msps']:6.2f} Msps: {'ok' if row['sustained'] else 'OVERFLOW'} "
+              f"(lost {row['lost_samples']})")
+    ratio = res["ratio_to_null"]
+    print(f"highest sustained rate on one core: emulator {res['max_sustained_msps']} Msps, null device "
+          f"(protocol + client only, same run) {res['null_max_sustained_msps']} Msps, ratio "
+          f"{'n/a' if ratio is None else f'{ratio:.2f}'}; ratio to the 4 Msps goal {res['ratio_to_goal']:.2f}")
+    if args.json:
+        write_json(args.json, res, None)
+    return 0
+
+
+def register(groups) -> None:
+    top = groups["top"]
+    p = top.add_parser("emulate", help="serve emulated devices on 127.0.0.1 (libiio network protocol)")
+    sub = p.add_subparsers(dest="device", metavar="DEVICE")
+    sub.required = True
+    q = sub.add_parser("pluto", help="an ADALM-Pluto for pyadi-iio, libiio and gr-iio: ip:127.0.0.1:PORT")
+    q.add_argument("--port", type=int, default=30431, help="TCP port of the first device (0: any free port); "
+                                                           "device i listens on PORT+i (default 30431)")
+    q.add_argument("--devices", type=int, default=1, help="number of Plutos sharing one air (default 1)")
+    q.add_argument("--ppm", help="crystal error per device, comma list (default: drawn with --seed)")
+    q.add_argument("--model", choices=["ad9363a", "ad9364"], default="ad9363a",
+                   help="ad9363a: a stock Pluto (325-3800 MHz, 20 MHz); ad9364: Pluto in AD9364 mode")
+    q.add_argument("--channel", default="awgn", metavar="PROFILE",
+                   help="channel profile of every link (awgn, rayleigh, epa, tdl-a, ...; default awgn)")
+    q.add_argument("--snr", type=float, default=60.0, metavar="DB",
+                   help="SNR at the RX input of a 0 dBFS TX waveform at 0 dB TX attenuation (default 60)")
+    q.add_argument("--path-loss", type=float, default=50.0, metavar="DB", help="DAC to RX input (default 50)")
+    q.add_argument("--delay-spread", type=float, default=100.0, metavar="NS", help="TDL delay spread (default 100)")
+    q.add_argument("--seed", type=int, default=0)
+    q.set_defaults(func=_emulate)
+
+    b = groups["bench"].add_parser("emulator", help="highest rate the real libiio client reads without overflow")
+    b.add_argument("--rates", default="1,2,4,6,8", help="sample rates to try, Msps (comma list)")
+    b.add_argument("--seconds", type=float, default=3.0, help="seconds per rate")
+    b.add_argument("--buffer-size", type=int, default=65536)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", metavar="PATH")
+    b.set_defaults(func=_bench)
