@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${LAMSC_VENV:-.venv}
-APT_PKGS="gnuradio xterm python3-venv espeak-ng pocketsphinx-testdata chromium sox"
+APT_PKGS="gnuradio xterm python3-venv espeak-ng pocketsphinx-testdata chromium sox libiio-utils"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
