@@ -173,3 +173,37 @@ def test_cli_serves_until_sigterm():
         code = p.stop()
     assert code == 0
     assert any("stopped" in line for line in p.output)
+
+
+def test_read_all_attributes_format(emu):
+    import struct
+    s, f = _conn(emu)
+    n = int(_cmd(s, f, b"READ cf-ad9361-lpc INPUT voltage0\r\n"))
+    body = f.read(n + 1)[:-1]
+    vals, pos = [], 0
+    while pos < len(body):
+        (k,) = struct.unpack(">i", body[pos:pos + 4])
+        pos += 4
+        if k < 0:
+            vals.append(k)
+            continue
+        vals.append(body[pos:pos + k].rstrip(b"\0").decode())
+        pos += k + (-k % 4)
+    assert vals[:3] == ["0", "0.000000", "1.000000"]        # calibbias, calibphase, calibscale
+    assert vals[3] == -errno.ENODEV                          # samples_pps: no PPS on a Pluto
+    s.close()
+
+
+def test_emulator_imports_nothing_above_channel_and_phy():
+    """DESIGN.md: the emulator is a device; it may use channel/ and phy/, never radio/ or above."""
+    import ast
+    import pathlib
+    allowed = {"channel", "phy", "errors", "provenance", "emulator", ""}
+    root = pathlib.Path(__file__).resolve().parents[1] / "lamsc_sdr" / "emulator"
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                mod = (node.module or "").split(".")[0] if node.level == 2 else "emulator"
+                assert mod in allowed, f"{path.name} imports ..{node.module}"
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                assert not node.module.startswith("lamsc_sdr.") or node.module.split(".")[1] in allowed
