@@ -143,3 +143,29 @@ def test_results_printed_before_a_failing_write(msg, tmp_path, capsys, monkeypat
     assert main(["link", str(msg), "--snr", "25", "--set", "estimator.kind=ls", "--json", str(tmp_path / "o.json")]) == 1
     cap = capsys.readouterr()
     assert "message 1: exact" in cap.out and "No space left" in _one_error_line(cap.err)
+
+
+def test_every_option_has_help():
+    """`lamsc X --help` explains every option and argument (issue 14: several had none)."""
+    import argparse
+    from lamsc_sdr.cli import build_parser
+    missing = []
+
+    def walk(parser, path):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sp in a.choices.items():
+                    walk(sp, path + [name])
+            elif a.help is None and not isinstance(a, argparse._HelpAction):
+                missing.append(" ".join(path + [a.option_strings[0] if a.option_strings else a.dest]))
+    walk(build_parser(), ["lamsc"])
+    assert not missing, missing
+
+
+def test_link_help_mentions_media_and_exit_codes():
+    from lamsc_sdr.cli import build_parser
+    import argparse
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    text = " ".join(sub.choices["link"].format_help().split())
+    assert "image, audio or video" in text and "text file(s)" not in text
+    assert "3 partial" in text and "4 nothing" in text

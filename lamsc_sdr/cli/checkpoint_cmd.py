@@ -41,6 +41,6 @@ def register(groups) -> None:
     s.set_defaults(func=_sign)
     v = sub.add_parser("verify", help="check checkpoints against their sidecars (default: every shipped one); "
                                       "exit 1 naming the first file that fails")
-    v.add_argument("paths", nargs="*", metavar="PATH")
+    v.add_argument("paths", nargs="*", metavar="PATH", help=".pt checkpoint file(s) (default: every shipped one)")
     v.set_defaults(func=_verify)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])

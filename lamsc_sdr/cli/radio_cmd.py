@@ -379,7 +379,8 @@ def register(groups) -> None:
 
     p = groups["eval"].add_parser("fer", help="frame error rate vs SNR through several radios in one run")
     _radio_args(p, record=False)
-    p.add_argument("--radios", default="sim,gnuradio")
+    p.add_argument("--radios", default="sim,gnuradio", help="comma list of radio backends to compare "
+                                                             "(default sim,gnuradio)")
     p.add_argument("--snr-range", default="-1:5:1", help="START:STOP:STEP or a comma list (dB, at most 1000 points)")
     p.add_argument("--frames", type=int, default=300, help="frames per SNR point and radio")
     p.add_argument("--bits", type=int, default=400, help="payload bits per frame")
@@ -389,7 +390,7 @@ def register(groups) -> None:
     p = groups["bench"].add_parser("soak", help="stream many frames through a loopback radio; frames/s, memory")
     _radio_args(p, record=False)
     p.set_defaults(radio="gnuradio", snr=30.0)
-    p.add_argument("--frames", type=int, default=10000)
-    p.add_argument("--bits", type=int, default=400)
-    p.add_argument("--batch", type=int, default=200)
+    p.add_argument("--frames", type=int, default=10000, help="frames to stream (default 10000)")
+    p.add_argument("--bits", type=int, default=400, help="payload bits per frame (default 400)")
+    p.add_argument("--batch", type=int, default=200, help="frames per transmitted burst (default 200)")
     p.set_defaults(func=_soak)

@@ -113,7 +113,7 @@ def _zdict(args) -> int:
 def register(groups) -> None:
     z = groups["train"].add_parser("zdict", help="build the digital baseline's DEFLATE preset dictionary "
                                                  "from a corpus (training split)")
-    z.add_argument("--corpus", required=True)
+    z.add_argument("--corpus", required=True, help="text file (or .gz), one sentence a line")
     z.add_argument("--out", help="default: the shipped lamsc_sdr/semantic/checkpoints/baseline_zdict.txt")
     add_config_args(z)
     z.set_defaults(func=_zdict)
@@ -137,8 +137,8 @@ def register(groups) -> None:
 
     b = groups["bench"].add_parser("semantic", help="encoder/decoder latency (batch 1, one thread) and throughput")
     b.add_argument("--sentences", help="text file (default: the bundled held-out Europarl sample)")
-    b.add_argument("--n", type=int, default=200)
-    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--n", type=int, default=200, help="sentences per timed pass (default 200)")
+    b.add_argument("--repeats", type=int, default=3, help="timed passes over the sentences; medians reported (default 3)")
     b.add_argument("--checkpoint", help="'europarl' (default), 'lamsc' or a path")
     add_config_args(b)
     add_json_arg(b)
