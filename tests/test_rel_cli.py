@@ -169,3 +169,19 @@ def test_link_help_mentions_media_and_exit_codes():
     text = " ".join(sub.choices["link"].format_help().split())
     assert "image, audio or video" in text and "text file(s)" not in text
     assert "3 partial" in text and "4 nothing" in text
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
+def test_truncated_media_one_line(tmp_path, capsys, ext):
+    """Truncated downloads in link, mma describe and demo --media: one line naming the file."""
+    import skimage.data
+    from PIL import Image
+    full = tmp_path / f"full{ext}"
+    Image.fromarray(skimage.data.astronaut()).save(full)
+    cut = tmp_path / f"cut{ext}"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 3])
+    for argv in (["link", str(cut)], ["mma", "describe", str(cut)],
+                 ["demo", "--media", str(cut), "--out", str(tmp_path / "demo"), "--llm", "rules"]):
+        assert main(argv) == 1, argv
+        line = _one_error_line(capsys.readouterr().err)
+        assert str(cut) in line and "truncated" in line

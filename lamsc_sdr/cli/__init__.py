@@ -60,15 +60,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LamscError as err:
+        _close_bars()
         print(f"lamsc: error: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # a file or device the user named failed mid-run (disk full, permissions)
+        _close_bars()
         where = f"{err.filename}: " if getattr(err, "filename", None) else ""
         print(f"lamsc: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        _close_bars()
         print("lamsc: interrupted", file=sys.stderr)
         return 130
+
+
+def _close_bars() -> None:
+    """Close progress bars a failed command left open, so the error is a line of its own."""
+    tq = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tq, "tqdm", None), "_instances", None) or []):
+        bar.close()
 
 
 if __name__ == "__main__":
