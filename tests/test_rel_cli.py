@@ -159,7 +159,7 @@ def test_every_option_has_help():
             elif a.help is None and not isinstance(a, argparse._HelpAction):
                 missing.append(" ".join(path + [a.option_strings[0] if a.option_strings else a.dest]))
     walk(build_parser(), ["lamsc"])
-    assert not missing, missing
+    assert not missing, f"options without help= (add one): {missing}"
 
 
 def test_link_help_mentions_media_and_exit_codes():
