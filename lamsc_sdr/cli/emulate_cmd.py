@@ -51,20 +51,27 @@ def _bench(args: argparse.Namespace) -> int:
     from ..emulator.bench import run_bench
     from ..provenance import write_json
     rates = [float(r) * 1e6 for r in _floats(args.rates, "--rates")]
-    res = run_bench(rates, seconds=args.seconds, buffer_size=args.buffer_size, seed=args.seed)
-    for row in res["rows"]:
-        print(f"{row['rate_msps']:6.2f} Msps: {'ok      ' if row['sustained'] else 'OVERFLOW'} "
-              f"lost {row['lost_samples']} samples in {row['overflows']} overflows, "
-              f"client got {row['client_msps']:.2f} Msps, emulator CPU {row['server_cpu_per_sample_ns']:.0f} ns/sample")
-    for row in res["null_rows"]:
-        print(f"  null device {row['rate_msps']:6.2f} Msps: {'ok' if row['sustained'] else 'OVERFLOW'} "
-              f"(lost {row['lost_samples']})")
+    if not rates or min(rates) <= 0:
+        raise ConfigError("--rates: give positive rates in Msps, e.g. 1,2,4")
+
+    def show(row, null):
+        print(f"{'null device' if null else 'emulator':11s} {row['rate_msps']:6.2f} Msps: "
+              f"{'sustained' if row['sustained'] else 'OVERFLOW '} ({row['lossless_trials']}/{row['trials']} "
+              f"trials lossless; lost {row['lost_samples']}), client read {row['client_msps']:.2f} Msps, "
+              f"CPU/sample emulator {row['emulator_cpu_ns_per_sample']:.0f} ns, "
+              f"client {row['client_cpu_ns_per_sample']:.0f} ns (one idle core: {row['cpu_bound_msps']:.1f} Msps)", flush=True)
+    res = run_bench(rates, seconds=args.seconds, buffer_size=args.buffer_size, seed=args.seed, trials=args.trials,
+                    client=args.client, progress=show, kernel_buffers=args.kernel_buffers)
     ratio = res["ratio_to_null"]
-    print(f"highest sustained rate on one core: emulator {res['max_sustained_msps']} Msps, null device "
-          f"(protocol + client only, same run) {res['null_max_sustained_msps']} Msps, ratio "
-          f"{'n/a' if ratio is None else f'{ratio:.2f}'}; ratio to the 4 Msps goal {res['ratio_to_goal']:.2f}")
+    print(f"highest rate sustained on one core ({args.client} client): emulator {res['max_sustained_msps']} Msps; "
+          f"null device (protocol + client only, same run) {res['null_max_sustained_msps']} Msps; ratio "
+          f"{'n/a' if ratio is None else f'{ratio:.2f}'}; ratio to the 4 Msps goal {res['ratio_to_goal']:.2f} "
+          f"(load average {res['load_avg_before'][0]:.1f} on {res['cpu_count']} cores)")
     if args.json:
-        write_json(args.json, res, None)
+        write_json(args.json, res, {"rates_msps": [r / 1e6 for r in rates], "seconds": args.seconds,
+                                    "trials": args.trials, "buffer_size": args.buffer_size, "client": args.client,
+                                    "kernel_buffers": args.kernel_buffers,
+                                    "seed": args.seed})
     return 0
 
 
@@ -77,7 +84,8 @@ def register(groups) -> None:
     q.add_argument("--port", type=int, default=30431, help="TCP port of the first device (0: any free port); "
                                                            "device i listens on PORT+i (default 30431)")
     q.add_argument("--devices", type=int, default=1, help="number of Plutos sharing one air (default 1)")
-    q.add_argument("--ppm", help="crystal error per device, comma list (default: drawn with --seed)")
+    q.add_argument("--ppm", help="crystal error per device, comma list; a leading minus needs '=': --ppm=-5,10 "
+                                 "(default: drawn from N(0, 10 ppm) with --seed)")
     q.add_argument("--model", choices=["ad9363a", "ad9364"], default="ad9363a",
                    help="ad9363a: a stock Pluto (325-3800 MHz, 20 MHz); ad9364: Pluto in AD9364 mode")
     q.add_argument("--channel", default="awgn", metavar="PROFILE",
@@ -91,8 +99,12 @@ def register(groups) -> None:
 
     b = groups["bench"].add_parser("emulator", help="highest rate the real libiio client reads without overflow")
     b.add_argument("--rates", default="1,2,4,6,8", help="sample rates to try, Msps (comma list)")
-    b.add_argument("--seconds", type=float, default=3.0, help="seconds per rate")
+    b.add_argument("--client", choices=["libiio", "pyadi", "gr-iio"], default="libiio",
+                   help="libiio: pylibiio refill loop; pyadi: adi.Pluto.rx(); gr-iio: fmcomms2_source_fc32")
+    b.add_argument("--trials", type=int, default=3, help="trials per rate (a rate is sustained in most)")
+    b.add_argument("--seconds", type=float, default=3.0, help="seconds per trial")
     b.add_argument("--buffer-size", type=int, default=65536, help="RX buffer size in samples (default 65536)")
+    b.add_argument("--kernel-buffers", type=int, default=4, help="RX DMA blocks (a Pluto's default is 4)")
     b.add_argument("--seed", type=int, default=0, help="seed of the emulated air (default 0)")
     b.add_argument("--json", metavar="PATH", help="write machine-readable results here")
     b.set_defaults(func=_bench)

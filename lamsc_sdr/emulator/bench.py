@@ -1,11 +1,16 @@
-"""How fast can the real libiio client stream from the emulator without losing samples?
+"""How fast can a real client stream from the emulator without losing samples, on one core?
 
-For each sample rate: one emulated Pluto plays a cyclic waveform to itself (so every RX block goes
-through the air: channel taps, CFO, noise, AGC, ADC), and a separate client process, the real
-libiio 0.24 network backend via pylibiio, refills a ``buffer_size`` RX buffer for ``seconds``.
-Both processes are pinned to the same CPU core. A rate is *sustained* when the DMA lost no sample
-(no overflow). The same sweep runs against a *null* device (blocks of zeros, no air), the cost of
-the protocol and the client alone: the reference measured in the same run.
+For each sample rate and trial: one emulated Pluto plays a cyclic tone to itself (so every RX
+block goes through the air: link taps, CFO, noise, AGC, 12-bit ADC), and a separate client
+process reads for ``seconds``: ``libiio`` (pylibiio ``Buffer.refill`` + ``read``: the libiio 0.24
+network backend alone), ``pyadi`` (``adi.Pluto.rx()``, which adds pyadi's conversion to complex)
+or ``gr-iio`` (``fmcomms2_source_fc32`` into a null sink). The emulator process and the client
+are pinned to the same CPU core. ``kernel_buffers`` (4 on a Pluto) sets the slack a client has
+before the DMA overflows: on a loaded machine the scheduler's pauses, not the CPU, set the limit. A trial *sustains* the rate when the DMA lost no sample (no
+overflow); a rate is sustained when most trials do. The same sweep runs against a *null* device
+(blocks of zeros, no air): the cost of the protocol and the client alone, the reference measured
+in the same run. ``cpu_bound_msps`` = 1 / (emulator + client CPU time per sample): the rate one
+otherwise idle core could carry, which the sustained rate approaches on an idle machine.
 """
 from __future__ import annotations
 
@@ -18,11 +23,14 @@ import time
 
 import numpy as np
 
+from .device import RX_DEV
 from .server import PlutoEmulator
 
-_CLIENT = r"""
+CLIENTS = ("libiio", "pyadi", "gr-iio")
+
+_LIBIIO = r"""
 import json, sys, time, iio
-uri, n, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+uri, rate, n, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 ctx = iio.Context(uri)
 dev = ctx.find_device("cf-ad9361-lpc")
 for ch in dev.channels:
@@ -30,11 +38,42 @@ for ch in dev.channels:
 buf = iio.Buffer(dev, n)
 t0 = time.perf_counter(); got = 0
 while time.perf_counter() - t0 < seconds:
-    buf.refill(); got += len(buf.read())
+    buf.refill(); got += len(buf.read()) // 4
 dt = time.perf_counter() - t0
 del buf
-print(json.dumps({"bytes": got, "seconds": dt}))
+print(json.dumps({"samples": got, "seconds": dt}))
 """
+
+_PYADI = r"""
+import json, sys, time, adi
+uri, rate, n, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+sdr = adi.Pluto(uri)
+sdr.rx_buffer_size = n
+t0 = time.perf_counter(); got = 0
+while time.perf_counter() - t0 < seconds:
+    got += sdr.rx().size
+dt = time.perf_counter() - t0
+sdr.rx_destroy_buffer()
+print(json.dumps({"samples": got, "seconds": dt}))
+"""
+
+_GRIIO = r"""
+import json, sys, time
+from gnuradio import gr, iio, blocks
+gr.logging().set_default_level(gr.log_levels.warn)
+uri, rate, n, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+src = iio.fmcomms2_source_fc32(uri, [True, True], n)
+src.set_len_tag_key("")
+tb = gr.top_block()
+sink = blocks.null_sink(gr.sizeof_gr_complex)
+counter = blocks.head(gr.sizeof_gr_complex, 1 << 62)
+tb.connect(src, counter, sink)
+t0 = time.perf_counter(); tb.start(); time.sleep(max(seconds, 1.5)); tb.stop(); tb.wait()
+dt = time.perf_counter() - t0
+print(json.dumps({"samples": int(counter.nitems_written(0)), "seconds": dt}))
+"""
+
+_SCRIPTS = {"libiio": _LIBIIO, "pyadi": _PYADI, "gr-iio": _GRIIO}
 
 
 def _pin(cpu: int):
@@ -46,9 +85,11 @@ def _pin(cpu: int):
     return fn
 
 
-def _one(rate: float, seconds: float, buffer_size: int, seed: int, null: bool, cpu: int) -> dict:
+def _trial(client: str, rate: float, seconds: float, buffer_size: int, seed: int, null: bool, cpu: int,
+           kernel_buffers: int) -> dict:
     with PlutoEmulator(port=0, seed=seed, snr_db=40) as emu:
         dev = emu.devices[0]
+        dev.kernel_buffers[RX_DEV] = int(kernel_buffers)
         dev.phy.rate = int(rate)
         dev.phy.tx_lo = dev.phy.rx_lo + 100_000
         dev.phy.gain_mode = "slow_attack"
@@ -62,38 +103,52 @@ def _one(rate: float, seconds: float, buffer_size: int, seed: int, null: bool, c
                 dev.open_tx(tone.size, [0, 1], True)
                 dev.push_tx(words)
         r0 = resource.getrusage(resource.RUSAGE_SELF)
-        t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", _CLIENT, emu.uri, str(buffer_size), str(seconds)],
-                             capture_output=True, text=True, timeout=seconds + 60, preexec_fn=_pin(cpu))
-        wall = time.perf_counter() - t0
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run([sys.executable, "-c", _SCRIPTS[client], emu.uri, str(int(rate)), str(buffer_size),
+                              str(seconds)], capture_output=True, text=True, timeout=seconds + 90,
+                             preexec_fn=_pin(cpu))
         r1 = resource.getrusage(resource.RUSAGE_SELF)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         time.sleep(0.05)
         stats = dev.stats()
-    if out.returncode != 0:
-        raise RuntimeError(f"bench client failed: {out.stderr.strip()[-500:]}")
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    samples = res["bytes"] / 4
+    lines = [ln[ln.index("{"):] for ln in out.stdout.strip().splitlines() if "{" in ln]   # gr-iio prints "O"s
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"bench client {client} failed ({out.returncode}): "
+                           f"{(out.stderr or out.stdout).strip()[-500:]}")
+    res = json.loads(lines[-1])
+    samples = max(int(res["samples"]), 1)
     cpu_s = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    return {"rate_msps": rate / 1e6, "sustained": stats["rx_lost_samples"] == 0,
-            "lost_samples": int(stats["rx_lost_samples"]), "overflows": int(stats["rx_overflows"]),
-            "client_msps": samples / res["seconds"] / 1e6, "samples": int(samples),
-            "server_cpu_s": cpu_s, "wall_s": wall,
-            "server_cpu_per_sample_ns": cpu_s / max(samples, 1) * 1e9}
+    ccpu_s = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+    return {"sustained": stats["rx_lost_samples"] == 0, "lost_samples": int(stats["rx_lost_samples"]),
+            "overflows": int(stats["rx_overflows"]), "client_msps": samples / res["seconds"] / 1e6,
+            "samples": samples, "emulator_cpu_ns_per_sample": cpu_s / samples * 1e9,
+            "client_cpu_ns_per_sample": ccpu_s / samples * 1e9}
 
 
-def _memcpy_gbps(nbytes: int = 64 << 20) -> float:
-    a = np.ones(nbytes, np.uint8)
-    b = np.empty_like(a)
-    t0 = time.perf_counter()
-    for _ in range(4):
-        np.copyto(b, a)
-    return 4 * nbytes / (time.perf_counter() - t0) / 1e9
+def _sweep(client, rates, trials, seconds, buffer_size, seed, null, cpu, progress, kernel_buffers) -> list[dict]:
+    rows = []
+    for r in rates:
+        ts = [_trial(client, r, seconds, buffer_size, seed + k, null, cpu, kernel_buffers) for k in range(trials)]
+        ok = sum(t["sustained"] for t in ts)
+        rows.append({"rate_msps": r / 1e6, "trials": trials, "lossless_trials": ok, "sustained": 2 * ok > trials,
+                     "lost_samples": [t["lost_samples"] for t in ts], "overflows": [t["overflows"] for t in ts],
+                     "client_msps": float(np.median([t["client_msps"] for t in ts])),
+                     "emulator_cpu_ns_per_sample": float(np.median([t["emulator_cpu_ns_per_sample"] for t in ts])),
+                     "client_cpu_ns_per_sample": float(np.median([t["client_cpu_ns_per_sample"] for t in ts]))})
+        rows[-1]["cpu_bound_msps"] = 1e3 / max(rows[-1]["emulator_cpu_ns_per_sample"]
+                                               + rows[-1]["client_cpu_ns_per_sample"], 1e-9)
+        if progress:
+            progress(rows[-1], null)
+    return rows
 
 
-def run_bench(rates, seconds: float = 3.0, buffer_size: int = 65536, seed: int = 0, cpu: int | None = None) -> dict:
-    """Sweep ``rates`` (S/s). Returns rows for the emulator and the null device, and the highest
-    sustained rates. The emulator process and the client are pinned to core ``cpu`` (default:
-    the first core this process may use)."""
+def run_bench(rates, seconds: float = 3.0, buffer_size: int = 65536, seed: int = 0, trials: int = 3,
+              client: str = "libiio", cpu: int | None = None, progress=None, kernel_buffers: int = 4) -> dict:
+    """Sweep ``rates`` (S/s) with ``client`` (one of :data:`CLIENTS`). Returns the rows for the
+    emulator and for the null device and the highest sustained rate of each. Both processes run
+    on core ``cpu`` (default: the first core this process may use)."""
+    if client not in CLIENTS:
+        raise ValueError(f"client must be one of {CLIENTS}, got {client!r}")
     if cpu is None:
         try:
             cpu = min(os.sched_getaffinity(0))
@@ -105,9 +160,10 @@ def run_bench(rates, seconds: float = 3.0, buffer_size: int = 65536, seed: int =
         os.sched_setaffinity(0, {cpu})
     except (AttributeError, OSError):
         pass
+    load0 = os.getloadavg()
     try:
-        rows = [_one(r, seconds, buffer_size, seed, False, cpu) for r in rates]
-        null_rows = [_one(r, seconds, buffer_size, seed, True, cpu) for r in rates]
+        rows = _sweep(client, rates, trials, seconds, buffer_size, seed, False, cpu, progress, kernel_buffers)
+        null_rows = _sweep(client, rates, trials, seconds, buffer_size, seed, True, cpu, progress, kernel_buffers)
     finally:
         if old is not None:
             os.sched_setaffinity(0, old)
@@ -116,7 +172,8 @@ def run_bench(rates, seconds: float = 3.0, buffer_size: int = 65536, seed: int =
         ok = [r["rate_msps"] for r in rs if r["sustained"]]
         return max(ok) if ok else 0.0
     m, ref = best(rows), best(null_rows)
-    return {"rows": rows, "null_rows": null_rows, "max_sustained_msps": m, "null_max_sustained_msps": ref,
-            "ratio_to_null": (m / ref) if ref else None, "ratio_to_goal": m / 4.0, "goal_msps": 4.0,
-            "reference_memcpy_gbps": _memcpy_gbps(), "cpu": cpu, "seconds": seconds, "buffer_size": buffer_size,
-            "load_avg": os.getloadavg()}
+    return {"client": client, "rows": rows, "null_rows": null_rows, "max_sustained_msps": m,
+            "null_max_sustained_msps": ref, "ratio_to_null": (m / ref) if ref else None,
+            "ratio_to_goal": m / 4.0, "goal_msps": 4.0, "cpu": cpu, "seconds": seconds, "trials": trials,
+            "buffer_size": buffer_size, "kernel_buffers": kernel_buffers, "load_avg_before": load0, "load_avg_after": os.getloadavg(),
+            "cpu_count": os.cpu_count()}
