@@ -207,3 +207,46 @@ def test_emulator_imports_nothing_above_channel_and_phy():
                 assert mod in allowed, f"{path.name} imports ..{node.module}"
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 assert not node.module.startswith("lamsc_sdr.") or node.module.split(".")[1] in allowed
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--channel", "nosuch"], "unknown channel profile"),
+    (["--devices", "2", "--ppm", "3"], "one crystal error per device"),
+    (["--devices", "0"], "emulator.devices"),
+    (["--ppm", "x"], "--ppm"),
+])
+def test_cli_bad_options_are_one_error_line(args, msg):
+    out = subprocess.run([sys.executable, "-m", "lamsc_sdr.cli", "emulate", "pluto", "--port", "0"] + args,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("lamsc: error:") and msg in out.stderr
+
+
+def test_links_apply_the_channel_models_taps():
+    """A TDL profile (EPA) on the air: what RX gets is the TX waveform convolved with the link's
+    taps, drawn from lamsc_sdr.channel, up to the gain and quantization."""
+    import numpy as np
+    with PlutoEmulator(port=0, channel="epa", snr_db=90, ppm=(0.0,)) as emu:
+        dev = emu.devices[0]
+        dev.phy.rate, dev.phy.gain_mode, dev.phy.rx_gain = 4_000_000, "manual", 50.0
+        dev.phy.tx_lo = dev.phy.rx_lo
+        rng = np.random.default_rng(0)
+        w = (rng.standard_normal(4096) + 1j * rng.standard_normal(4096)) * 0.2
+        words = np.empty(2 * w.size, np.int16)
+        words[0::2], words[1::2] = w.real * 32767, w.imag * 32767
+        with dev.lock:
+            dev.open_tx(w.size, [0, 1], True)
+            dev.push_tx(words)
+        taps = emu.air.link(0, 0, 4e6).taps
+        assert taps.size > 1                                       # EPA's 410 ns at 4 MS/s: several taps
+        t0 = dev.clock() + 0.002
+        y = dev.capture(t0, 8192, 4e6).astype(np.float64)
+        y = (y[:, 0] + 1j * y[:, 1]) / 2048
+        seg = dev.history[-1]
+        x = np.zeros(8192 + taps.size - 1, np.complex64)
+        seg.add_to(x, t0 - (taps.size - 1) / 4e6, 4e6)
+        ref = np.convolve(x, taps, "valid")
+        a = np.vdot(ref, y) / np.vdot(ref, ref)                   # gain (and the LO leakage is tiny)
+        err = np.mean(np.abs(y - a * ref) ** 2) / np.mean(np.abs(y) ** 2)
+        assert err < 1e-3
+        assert abs(20 * np.log10(abs(a)) - (50 - 10 - 50)) < 0.1  # +50 dB RX, -10 dB TX, -50 dB path

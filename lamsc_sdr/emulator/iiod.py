@@ -313,7 +313,8 @@ class Connection:
                 else:
                     emu.close_tx()
 
-    def cmd_readbuf(self, args: list[str]) -> None:
+    def _buffer_cmd(self, args: list[str], want: str):
+        """Parse ``dev N`` of READBUF/WRITEBUF; reply the error and return None if it is not ours."""
         if len(args) != 2:
             raise _Syntax
         dev = self._device(args[0])
@@ -323,13 +324,21 @@ class Connection:
             raise _Syntax from None
         if dev is None:
             self.reply(-errno.ENODEV)
-            return
-        if dev.name not in self.opened:
+        elif dev.name not in self.opened:
             self.reply(-errno.EBADF)
-            return
-        if dev.name != RX_DEV:
+        elif dev.name != want:
             self.reply(-errno.EPERM)
+        elif not 0 <= nbytes <= 4 * MAX_SAMPLES:
+            self.reply(-errno.EINVAL)
+        else:
+            return dev, nbytes
+        return None
+
+    def cmd_readbuf(self, args: list[str]) -> None:
+        got = self._buffer_cmd(args, RX_DEV)
+        if got is None:
             return
+        dev, nbytes = got
         emu = self.dev
         stream = emu.rx_stream
         sample_size = 2 * len(emu.rx_sel)
@@ -368,22 +377,10 @@ class Connection:
             time.sleep(min(0.05, max(0.0, wake - emu.clock()) + 2e-4))
 
     def cmd_writebuf(self, args: list[str]) -> None:
-        if len(args) != 2:
-            raise _Syntax
-        dev = self._device(args[0])
-        try:
-            nbytes = int(args[1])
-        except ValueError:
-            raise _Syntax from None
-        if dev is None:
-            self.reply(-errno.ENODEV)
+        got = self._buffer_cmd(args, TX_DEV)
+        if got is None:
             return
-        if dev.name not in self.opened:
-            self.reply(-errno.EBADF)
-            return
-        if dev.name != TX_DEV or nbytes < 0 or nbytes > 4 * MAX_SAMPLES:
-            self.reply(-errno.EINVAL)
-            return
+        dev, nbytes = got
         emu = self.dev
         stream = emu.tx_stream
         self.reply(0)

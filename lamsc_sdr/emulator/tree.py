@@ -78,6 +78,20 @@ def _rate_attrs(dev, ch: IioChannel, io: str) -> None:
                 f"{io}_voltage_filter_fir_en"))
 
 
+def _bw_port_attrs(dev, ch: IioChannel, which: str) -> None:
+    """rf_bandwidth (clamped by the driver) and rf_port_select of the RX or TX path."""
+    phy = dev.phy
+    io, low = ("in", "rx") if which == "RX" else ("out", "tx")
+    ports = RX_PORTS if which == "RX" else TX_PORTS
+    ch.add(Attr("rf_bandwidth", lambda: str(getattr(phy, f"{low}_bw")),
+                lambda t: dev.change(lambda: phy.set_bw(which, t)), f"{io}_voltage_rf_bandwidth"))
+    ch.add(Attr("rf_bandwidth_available", lambda: f"[200000 1 {getattr(phy, f'{low}_bw_max')}]", None,
+                f"{io}_voltage_rf_bandwidth_available"))
+    ch.add(Attr("rf_port_select", lambda: getattr(phy, f"{low}_port"),
+                lambda t: phy.set_choice(f"{low}_port", ports, t), f"{io}_voltage0_rf_port_select"))
+    ch.add(_const("rf_port_select_available", " ".join(ports), f"{io}_voltage_rf_port_select_available"))
+
+
 def _phy(dev) -> IioDevice:
     phy = dev.phy
     d = IioDevice("iio:device1", "ad9361-phy")
@@ -99,13 +113,7 @@ def _phy(dev) -> IioDevice:
                 "in_voltage0_hardwaregain"))
     rx.add(Attr("hardwaregain_available", lambda: "[{} 1 {}]".format(*phy.rx_gain_range), None,
                 "in_voltage0_hardwaregain_available"))
-    rx.add(Attr("rf_bandwidth", lambda: str(phy.rx_bw), lambda t: dev.change(lambda: phy.set_bw("RX", t)),
-                "in_voltage_rf_bandwidth"))
-    rx.add(Attr("rf_bandwidth_available", lambda: f"[200000 1 {phy.rx_bw_max}]", None,
-                "in_voltage_rf_bandwidth_available"))
-    rx.add(Attr("rf_port_select", lambda: phy.rx_port, lambda t: phy.set_choice("rx_port", RX_PORTS, t),
-                "in_voltage0_rf_port_select"))
-    rx.add(_const("rf_port_select_available", " ".join(RX_PORTS), "in_voltage_rf_port_select_available"))
+    _bw_port_attrs(dev, rx, "RX")
     rx.add(Attr("rssi", dev.rssi_text, None, "in_voltage0_rssi"))
     d.channels.append(rx)
     tx = IioChannel("voltage0", True)
@@ -113,13 +121,7 @@ def _phy(dev) -> IioDevice:
     tx.add(Attr("hardwaregain", lambda: phy.db(-phy.tx_atten_mdb / 1000.0),
                 lambda t: dev.change(lambda: phy.set_tx_gain(t)), "out_voltage0_hardwaregain"))
     tx.add(_const("hardwaregain_available", "[-89.750000 0.250000 0.000000]", "out_voltage0_hardwaregain_available"))
-    tx.add(Attr("rf_bandwidth", lambda: str(phy.tx_bw), lambda t: dev.change(lambda: phy.set_bw("TX", t)),
-                "out_voltage_rf_bandwidth"))
-    tx.add(Attr("rf_bandwidth_available", lambda: f"[200000 1 {phy.tx_bw_max}]", None,
-                "out_voltage_rf_bandwidth_available"))
-    tx.add(Attr("rf_port_select", lambda: phy.tx_port, lambda t: phy.set_choice("tx_port", TX_PORTS, t),
-                "out_voltage0_rf_port_select"))
-    tx.add(_const("rf_port_select_available", " ".join(TX_PORTS), "out_voltage_rf_port_select_available"))
+    _bw_port_attrs(dev, tx, "TX")
     tx.add(_const("rssi", "0.00 dB", "out_voltage0_rssi"))
     d.channels.append(tx)
     temp = IioChannel("temp0", False)
