@@ -106,21 +106,26 @@ class Sender:
             raise ShapeError(f"message needs {len(segs)} frames; at most {MAX_SEGMENTS} per message")
         return segs
 
-    def plan(self, texts: list[str], first_id: int = 1, modalities: list[int] | None = None) -> TxPlan:
-        """Frames for ``texts`` (message ids from ``first_id``); ``modalities``: header modality per
-        message (0 text, 1 image, 2 audio, 3 video; default all text)."""
-        if modalities is not None and len(modalities) != len(texts):
-            raise ShapeError(f"{len(modalities)} modalities for {len(texts)} messages")
+    def plan(self, texts: list[str], first_id: int = 1, modalities: list[int] | None = None,
+             message_ids: list[int] | None = None, addresses: list[int] | None = None) -> TxPlan:
+        """Frames for ``texts`` (message ids from ``first_id``, or ``message_ids``); ``modalities``:
+        header modality per message (0 text, 1 image, 2 audio, 3 video; default all text);
+        ``addresses``: header address per message (``phy.header.user_address``/``group_address``;
+        default 0, unaddressed)."""
+        for name, v in (("modalities", modalities), ("message_ids", message_ids), ("addresses", addresses)):
+            if v is not None and len(v) != len(texts):
+                raise ShapeError(f"{len(v)} {name} for {len(texts)} messages")
         gap = self.frame_cfg.gap_samples
         frames, bursts, msgs = [], [], []
         pos = gap
         for k, text in enumerate(texts):
-            mid = (first_id + k) & 0xFFFF
+            mid = (first_id + k) & 0xFFFF if message_ids is None else int(message_ids[k])
+            addr = 0 if addresses is None else int(addresses[k])
             segs = self.segments(text)
-            msgs.append({"message_id": mid, "text": text})
+            msgs.append({"message_id": mid, "text": text} | ({"address": addr} if addr else {}))
             for i, s in enumerate(segs):
                 h = FrameHeader(message_id=mid, segment_index=i, segment_count=len(segs),
-                                modality=TEXT if modalities is None else int(modalities[k]))
+                                modality=TEXT if modalities is None else int(modalities[k]), address=addr)
                 if self.codec == "digital":
                     iq = self.ftx.modulate_bits(s, h)
                     tf = TxFrame(h, pos, iq.size, bits=np.asarray(s, np.uint8))
@@ -134,11 +139,16 @@ class Sender:
 
 
 class Reassembler:
-    """Collects delivered segments by message id; duplicates (cyclic TX) are ignored."""
+    """Collects delivered segments by message id; duplicates (cyclic TX) are ignored.
 
-    def __init__(self, codec: str = "digital", semantic=None):
+    ``accept``: ``accept(header) -> bool``; frames it refuses (addressed to another receiver) are
+    dropped and counted in ``foreign``. Default: keep every frame."""
+
+    def __init__(self, codec: str = "digital", semantic=None, accept: Callable[[FrameHeader], bool] | None = None):
         self.codec = codec
         self.semantic = semantic
+        self.accept = accept
+        self.foreign = 0
         self.segments: dict[int, dict[int, RxFrame]] = {}
         self.counts: dict[int, int] = {}
 
@@ -150,6 +160,9 @@ class Reassembler:
         if not self.delivered(fr):
             return
         h = fr.header
+        if self.accept is not None and not self.accept(h):
+            self.foreign += 1
+            return
         self.counts[h.message_id] = h.segment_count
         self.segments.setdefault(h.message_id, {}).setdefault(h.segment_index, fr)
 

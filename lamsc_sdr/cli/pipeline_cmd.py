@@ -42,6 +42,9 @@ def _bench(args) -> int:
 
 
 def _experiment(args) -> int:
+    if args.name == "m4sc":
+        from .m4sc_cmd import experiment
+        return experiment(args)
     from ..experiments import run_experiment
     from .validate import check_outputs
     check_outputs(args, ("json", "plot"))
@@ -70,11 +73,14 @@ def register(groups) -> None:
     b.set_defaults(func=_bench)
 
     e = groups["top"].add_parser("experiment", help="the paper's experiments: fig4, fig5, ablation, compression")
-    e.add_argument("name", choices=["fig4", "fig5", "ablation", "compression"],
-                   help="fig4: accuracy vs SNR; fig5: vs threshold; ablation: without LKB/CGE; compression: sizes")
+    e.add_argument("name", choices=["fig4", "fig5", "ablation", "compression", "m4sc"],
+                   help="fig4: accuracy vs SNR; fig5: vs threshold; ablation: without LKB/CGE; compression: sizes; "
+                        "m4sc: shared vs unicast for many users (docs/M4SC.md)")
     add_config_args(e)
     add_json_arg(e)
     e.add_argument("--plot", metavar="PNG", help="write the figure here")
     e.add_argument("--size", choices=["small", "full"], default="small", help="CI-sized or full run")
     e.add_argument("--llm", help="LLM backend for the LKB (default: rules for speed in experiments)")
+    e.add_argument("--users", help="m4sc: user counts, e.g. 1,2,4,8 (default 1,2,4,8)")
+    e.add_argument("--threshold", type=float, default=0.8, help="m4sc: similarity threshold of a correct message")
     e.set_defaults(func=_experiment)

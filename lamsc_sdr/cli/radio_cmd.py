@@ -134,6 +134,9 @@ def _link(args) -> int:
     from ..transport import run_link
     _check_args(args)
     cfg = _cfg(args)
+    if getattr(args, "users", None):
+        from .m4sc_cmd import link_users
+        return link_users(args, cfg)
     args.codec = _codec(args)
     if args.codec == "lamsc":
         return _lamsc_link(args, cfg)
@@ -336,6 +339,11 @@ def register(groups) -> None:
                    help="message file(s): UTF-8 text, or an image, audio or video file (the lamsc codec)")
     _radio_args(p)
     p.add_argument("--max-samples", type=int, help="receive budget in samples (default: the planned stream + 4 chunks)")
+    p.add_argument("--users", metavar="USERS.yaml", help="M4SC: one media FILE to many users, each with its "
+                   "task (docs/M4SC.md); public part once, private parts per user")
+    p.add_argument("--unicast", action="store_true", help="--users: send each user all its semantics instead")
+    p.add_argument("--repair", type=int, default=1, help="--users: retransmission rounds for lost parts")
+    p.add_argument("--share-threshold", type=float, default=0.85, help="--users: cosine of a shared unit")
     p.set_defaults(func=_link)
 
     p = top.add_parser("send", help="transmit text files (pluto: cyclically for --duration s; "

@@ -11,9 +11,14 @@ payload_kind     4   index into PAYLOAD_KINDS
 code_rate        2   index into CODE_RATES (digital payloads)
 payload_len     16   complex symbols (analog) or information bits (digital)
 codec_version    8   semantic codec / checkpoint version
-reserved         6   zero
+address          6   0 = unaddressed (every receiver); 1..31 a user id; 32..63 a group id (0..31)
 crc16           16
 =============  ====  =====================================================
+
+``address`` took the six bits that were ``reserved`` (always zero): frames made before it existed
+decode unchanged as unaddressed. Multi-user systems (M4SC) send a public part to a group and a
+private part to each user; a receiver drops frames addressed to neither its user id nor its groups
+(:func:`accepts`).
 
 The 88 bits + 6 tail bits are convolutionally coded at rate 1/2 (188 bits), interleaved and
 sent as BPSK on the used subcarriers of ``ceil(188 / n_used)`` OFDM symbols; spare positions
@@ -33,7 +38,9 @@ PAYLOAD_KINDS = ("analog", "bpsk", "qpsk", "16qam", "64qam")
 CODE_RATES = ("1/2", "2/3", "3/4", "1")
 _FIELDS = (("message_id", 16), ("segment_index", 8), ("segment_count", 8), ("modality", 4),
            ("payload_kind", 4), ("code_rate", 2), ("payload_len", 16), ("codec_version", 8),
-           ("reserved", 6))
+           ("address", 6))
+MAX_USER_ID = 31          # user ids 1..31
+GROUP_BASE = 32           # group g (0..31) is address 32 + g
 N_BITS = sum(w for _, w in _FIELDS) + 16               # 88 with the CRC
 N_CODED = 2 * (N_BITS + fec.TAIL)                      # 188
 
@@ -51,10 +58,11 @@ class FrameHeader:
     payload_len: int = 0
     codec_version: int = 0
     code_rate: str = "1/2"
+    address: int = 0
 
     def __post_init__(self):
         for name, width in _FIELDS:
-            if name in ("payload_kind", "code_rate", "reserved"):
+            if name in ("payload_kind", "code_rate"):
                 continue
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < (1 << width):
@@ -69,9 +77,9 @@ class FrameHeader:
 
     def to_bits(self) -> np.ndarray:
         """(88,) uint8: the fields and their CRC-16."""
-        vals = {**{f: getattr(self, f) for f, _ in _FIELDS if f not in ("payload_kind", "code_rate", "reserved")},
+        vals = {**{f: getattr(self, f) for f, _ in _FIELDS if f not in ("payload_kind", "code_rate")},
                 "payload_kind": PAYLOAD_KINDS.index(self.payload_kind),
-                "code_rate": CODE_RATES.index(self.code_rate), "reserved": 0}
+                "code_rate": CODE_RATES.index(self.code_rate)}
         body = np.concatenate([crc.int_to_bits(vals[f], w) for f, w in _FIELDS])
         return crc.append_crc(body, "crc16")
 
@@ -85,7 +93,7 @@ class FrameHeader:
         for f, w in _FIELDS:
             vals[f] = crc.bits_to_int(bits[pos: pos + w])
             pos += w
-        if vals.pop("reserved") != 0 or vals["payload_kind"] >= len(PAYLOAD_KINDS):
+        if vals["payload_kind"] >= len(PAYLOAD_KINDS):
             return None
         vals["payload_kind"] = PAYLOAD_KINDS[vals["payload_kind"]]
         vals["code_rate"] = CODE_RATES[vals["code_rate"]]
@@ -93,6 +101,30 @@ class FrameHeader:
             return cls(**vals)
         except ConfigError:
             return None
+
+
+def user_address(user_id: int) -> int:
+    """Header ``address`` of user ``user_id`` (1..31)."""
+    if isinstance(user_id, bool) or not isinstance(user_id, (int, np.integer)) or not 1 <= user_id <= MAX_USER_ID:
+        raise ConfigError(f"user id must be an integer in [1, {MAX_USER_ID}], got {user_id!r}")
+    return int(user_id)
+
+
+def group_address(group_id: int) -> int:
+    """Header ``address`` of group ``group_id`` (0..31)."""
+    if isinstance(group_id, bool) or not isinstance(group_id, (int, np.integer)) or not 0 <= group_id < 32:
+        raise ConfigError(f"group id must be an integer in [0, 31], got {group_id!r}")
+    return GROUP_BASE + int(group_id)
+
+
+def accepts(address: int, user_id: int | None, groups=()) -> bool:
+    """Whether a receiver (``user_id``, member of ``groups``) keeps a frame addressed to ``address``.
+    Unaddressed frames (0) are for everyone; a receiver without a user id keeps everything."""
+    if address == 0 or user_id is None:
+        return True
+    if address < GROUP_BASE:
+        return address == user_id
+    return (address - GROUP_BASE) in set(groups)
 
 
 def n_header_symbols(n_used: int) -> int:
