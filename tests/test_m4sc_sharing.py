@@ -75,6 +75,21 @@ def test_split_public_groups_private_and_recombine():
     assert sharing.overlap(texts, plan) == pytest.approx(1 - (11 + 17 + 3 + 9) / sum(map(len, texts)))
 
 
+def test_answers_readable_off_public_semantics_are_not_sent():
+    from lamsc_sdr.m4sc import tasks
+    desc = "A photo of two people (2 faces visible). The scene is dim, mostly blue."
+    tq = [TaskInstruction("describe", "image", "J"), TaskInstruction("answer", "image", "T", "What colour dominates?"),
+          TaskInstruction("answer", "image", "R", "Is it black and white?"),
+          TaskInstruction("answer", "image", "L", "What is the capital of Peru?")]
+    texts = [desc, "the answer is blue.", "the answer is no.", "the answer is lima."]
+    plan = sharing.split(texts, threshold=0.99, embed_fn=_words_embed,
+                         derive=[(lambda x, t=t: tasks.derive(t, x)) for t in tq])
+    assert plan.groups == [((0, 1, 2), ["The scene is dim, mostly blue."])]
+    assert plan.private_texts == ["A photo of two people (2 faces visible).", "", "", "the answer is lima."]
+    outs = [tasks.generate(t, plan.user_text(i), None, "Mike") for i, t in enumerate(tq)]
+    assert outs[1:] == ["blue", "no", "lima"]
+
+
 def test_personal_units_stay_private():
     texts = ["A photo of a person smiling.", "A photo of Jane smiling.", "A photo of me smiling."]
     plan = sharing.split(texts, threshold=0.5, embed_fn=_words_embed, names=["Jane"])

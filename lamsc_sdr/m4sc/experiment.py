@@ -75,9 +75,10 @@ def run_m4sc(cfg, size: str = "small", users=(1, 2, 4, 8), threshold: float = 0.
     for modality, path, n in jobs:
         sem = sems.get(path) or sems.setdefault(path, tasks.analyze(path, st, modality))
         tpls = templates_for(n, modality, str(path))
-        texts = [tasks.extract(t, sem, st.kb, "Mike") for t in tpls]
+        texts = [tasks.extract(t, sem) for t in tpls]
         refs = [tasks.generate(t, x, st.kb, "Mike") for t, x in zip(tpls, texts)]
-        plan = sharing.split(texts, share_threshold, names=[p.name for p in st.kb.base])
+        plan = sharing.split(texts, share_threshold, names=[p.name for p in st.kb.base],
+                              derive=[(lambda x, t=t: tasks.derive(t, x)) for t in tpls])
         ids = list(range(1, n + 1))
         for snr in sz["snrs"]:
             for trial in range(sz["trials"]):

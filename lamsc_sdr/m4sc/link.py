@@ -12,8 +12,8 @@ addressed by their id ``u`` (1..31):
 
 A receiver keeps frames addressed to its id and group frames whose mask holds its slot, drops
 the rest (``foreign_frames``), and recombines only those: never another user's private part.
-The session announcement (which group and private ids exist: ``announcement_bits``, 16 bits a
-message) is modelled as delivered on a control channel; its bits are counted as channel uses of
+When there are public groups, the session announcement (which group and private ids exist:
+``announcement_bits``, 16 bits a message) is modelled as delivered on a control channel; its bits are counted as channel uses of
 the shared scheme (one complex symbol a bit, QPSK at rate 1/2). Lost parts are repaired by
 ``repair`` rounds of retransmission (the missing messages sent again; their channel uses
 counted); a public part still missing is reported (``public_ok: false``, ``status:
@@ -105,7 +105,7 @@ def send_session(radio, cfg, codec, user_ids: list[int], templates: list[TaskIns
            "reasm": Reassembler("semantic", codec, accept=lambda h, i=i, u=u: _member(h, i, u))}
           for i, u in enumerate(user_ids)]
     wanted = [sorted(m for m, (_, _, slots) in msgs.items() if i in slots) for i in range(len(user_ids))]
-    announce = 16 * len(msgs) if shared is not None else 0
+    announce = 16 * len(msgs) if shared is not None and shared.groups else 0
     pending, uses, n_frames, n_tx = dict(msgs), announce, 0, 0
     for _ in range(1 + max(0, int(repair))):
         if not pending:

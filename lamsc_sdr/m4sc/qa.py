@@ -34,7 +34,10 @@ def exact_match(answer: str, gold: list[str]) -> bool:
     return any(a == normalize_answer(g) for g in gold)
 
 
-def _subject(sem) -> str:
+_WORDNUM = {w: i for i, w in enumerate(_NUM)} | {"a": 1, "an": 1}
+
+
+def _subject(sem) -> str | None:
     ev = sem.evidence
     groups = ev.get("groups") or {}
     if groups:
@@ -44,24 +47,47 @@ def _subject(sem) -> str:
     top = ev.get("top5") or []
     if top and top[0][1] >= 0.3:
         return str(top[0][0]).split(",")[0]
-    m = _SUBJECT.match(sem.description)
-    return m.group(1).strip() if m else sem.description.split(".")[0]
+    m = _SUBJECT.match(sem.description.strip())
+    return m.group(1).strip() if m else None
 
 
-def answer_question(question: str, sem) -> str:
-    """``question`` about the media of ``sem`` (a tasks.MediaSemantics) -> a short answer."""
+def facts(sem) -> dict:
+    """What questions can be answered from: the describers' evidence when there is some, else the
+    text itself (a receiver holds only text). Unknown facts are None."""
+    ev, text = sem.evidence, sem.description.lower()
+    if ev.get("scene"):
+        return {"people": max(int(ev.get("faces", 0)), int(ev.get("bodies", 0))),
+                "bw": bool(ev["scene"].get("grayscale")),
+                "colour": (ev["scene"].get("colours") or [None])[0], "subject": _subject(sem)}
+    out = {"people": None, "bw": None, "colour": None, "subject": _subject(sem)}
+    m = re.search(r"\b(\w+) (?:faces? visible|people|persons)\b", text)
+    if m and m.group(1) in _WORDNUM:
+        out["people"] = _WORDNUM[m.group(1)]
+    elif re.search(r"\ba person\b", text):
+        out["people"] = 1
+    elif text.startswith("a photo of"):
+        out["people"] = 0
+    if "black-and-white" in text or "black and white" in text:
+        out["bw"] = True
+    elif "the scene is" in text:
+        out["bw"] = False
+    m = re.search(r"\bmostly (\w+)", text)
+    out["colour"] = m.group(1) if m else None
+    return out
+
+
+def answer_from(question: str, sem) -> str | None:
+    """The answer to ``question`` from ``sem``'s facts and transcript, or None if they do not hold it."""
     q = question.lower()
-    ev = sem.evidence
-    scene = ev.get("scene") or {}
+    f = facts(sem)
     words = re.findall(r"[\w']+", sem.transcript.lower())
     if re.search(r"how many (people|persons|faces)", q):
-        n = max(int(ev.get("faces", 0)), int(ev.get("bodies", 0)))
-        return _NUM[n] if n < len(_NUM) else str(n)
-    if re.search(r"black.and.white|gr[ae]yscale|colou?r photo", q) and scene:
-        bw = bool(scene.get("grayscale"))
-        return "yes" if bw == ("black" in q or "scale" in q) else "no"
-    if re.search(r"what colou?r", q) and scene.get("colours"):
-        return scene["colours"][0]
+        n = f["people"]
+        return None if n is None else (_NUM[n] if n < len(_NUM) else str(n))
+    if re.search(r"black.and.white|gr[ae]yscale|colou?r photo", q):
+        return None if f["bw"] is None else ("yes" if f["bw"] == ("black" in q or "scale" in q) else "no")
+    if re.search(r"what colou?r", q):
+        return f["colour"]
     m = re.search(r"(?:does it|do they|does (?:he|she|the \w+)) (?:say|mention|talk about) (.+?)\??$", q) \
         or re.search(r"is (.+?) mentioned", q)
     if m and sem.transcript:
@@ -69,10 +95,17 @@ def answer_question(question: str, sem) -> str:
         hit = bool(key) and any(words[i:i + len(key)] == key for i in range(len(words)))
         return "yes" if hit else "no"
     if re.search(r"how many words", q) and sem.transcript:
-        return str(len(words))
+        return _NUM[len(words)] if len(words) < len(_NUM) else str(len(words))
     if re.search(r"\bwhat\b.*\b(is|animal|object|kind|thing|shown|picture|photo|image)\b", q) and sem.modality != "audio":
-        return _subject(sem)
-    return _closest_sentence(question, sem)
+        return f["subject"]
+    return None
+
+
+def answer_question(question: str, sem) -> str:
+    """``question`` about the media of ``sem`` (a tasks.MediaSemantics) -> a short answer; questions
+    outside the patterns get the description sentence closest to them."""
+    a = answer_from(question, sem)
+    return a if a is not None else _closest_sentence(question, sem)
 
 
 def _closest_sentence(question: str, sem) -> str:

@@ -72,11 +72,15 @@ def _protected(unit: str, protect: frozenset[str]) -> frozenset[str]:
 
 
 def split(texts: list[str], threshold: float = 0.85, min_share: int = 2, embed_fn=_embed,
-          names=(), max_groups: int = 15) -> SharePlan:
+          names=(), max_groups: int = 15, derive=None) -> SharePlan:
     """Split ``texts`` (one per user) into public groups and private units (module docstring).
 
     ``names``: profile names whose presence makes a unit personal (never merged with a unit that
-    does not name the same people); ``max_groups``: public groups beyond this stay private.
+    does not name the same people); ``max_groups``: public groups beyond this stay private;
+    ``derive[i]``: None or ``f(text) -> str | None``, user ``i``'s receiver generation: when
+    ``f(unit)`` of another user's unit gives exactly ``texts[i]`` (e.g. an answer the receiver can
+    read off the description), user ``i`` joins that unit's cluster instead of sending its own --
+    kept only if ``f`` of everything the user then receives still gives ``texts[i]``.
     """
     protect = frozenset(n.lower() for n in names) | FIRST_PERSON
     units = [(u, s) for u, t in enumerate(texts) for s in sentences(t)]
@@ -92,16 +96,42 @@ def split(texts: list[str], threshold: float = 0.85, min_share: int = 2, embed_f
                 break
         else:
             clusters.append({"rep": i, "members": {u: i}})
+    plan = _plan(clusters, units, len(texts), min_share, max_groups, threshold)
+    for u, f in enumerate(derive or []):
+        if f is None:
+            continue
+        want = _norm(texts[u])
+        for c in clusters:
+            if u not in c["members"] and (got := f(units[c["rep"]][1])) is not None and _norm(got) == want:
+                trial = [dict(x, members=dict(x["members"])) for x in clusters]
+                tc = trial[clusters.index(c)]
+                tc["members"][u] = None                                   # u reads it; its own unit is not sent
+                for x in trial:
+                    x["members"] = {k: v for k, v in x["members"].items() if k != u or x is tc}
+                cand = _plan(trial, units, len(texts), min_share, max_groups, threshold)
+                got = f(cand.user_text(u))
+                if got is not None and _norm(got) == want:
+                    clusters, plan = trial, cand
+                break
+    return plan
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[\w']+", text.lower()))
+
+
+def _plan(clusters, units, n_users: int, min_share: int, max_groups: int, threshold: float) -> SharePlan:
+    """Public groups (clusters of >= min_share users) and private units (units still in a cluster)."""
     groups: dict[tuple[int, ...], list[str]] = {}
     shared_idx = set()
     for c in clusters:
         owners = tuple(sorted(c["members"]))
         if len(owners) >= min_share and (owners in groups or len(groups) < max_groups):
             groups.setdefault(owners, []).append(units[c["rep"]][1])
-            shared_idx.update(c["members"].values())
-    private = [[] for _ in texts]
+            shared_idx.update(v for v in c["members"].values() if v is not None)
+    private = [[] for _ in range(n_users)]
     for i, (u, s) in enumerate(units):
-        if i not in shared_idx:
+        if i not in shared_idx and any(c["members"].get(u) == i for c in clusters):
             private[u].append(s)
     return SharePlan(list(groups.items()), private, threshold)
 

@@ -2,18 +2,18 @@
 
 The sender analyses the media once (:func:`analyze`: the LAM-MSC room's describers through their
 public factory -- offline image describer, Whisper, frame+soundtrack video describer) and then
-extracts, per template, the semantics that user needs (:func:`extract`):
+extracts, per template, the semantics that user needs (:func:`extract`); the receiver turns what
+it received into the task's output (:func:`generate`):
 
-============  ==============================================  ===============================
-task          sender extracts (what is transmitted)            receiver generates
-============  ==============================================  ===============================
-describe      the media description                           the received text
-answer        "the answer is X." -- X answers ``instruction``  X (the received sentence without
-              (rules over the describers' evidence, :mod:`.qa`)  its "the answer is" frame)
-transcribe    the transcript of the speech                     the received text
-summarize     the description's first sentence, personalized   the LKB's ``recover`` of it for
-              by the LKB for the receiver (``kb.extract``)     the user (profiles stay local)
-============  ==============================================  ===============================
+- ``describe``: sends the media description; the receiver outputs it.
+- ``transcribe``: sends the transcript; the receiver outputs it.
+- ``answer``: sends "the answer is X." (X from :mod:`.qa` over the describers' evidence); the
+  receiver outputs X -- or, when it received no such sentence (the sharing mechanism found the
+  answer readable off public semantics, :func:`derive`), reads X off the text it received.
+- ``summarize``: sends the description's first sentence (the transcript's, for speech); the
+  receiver's LKB personalizes it for the user from its local prompt base (``kb.extract`` then
+  ``kb.recover`` with the sender's and the user's profiles, as LAM-MSC's receiver does): the
+  profiles never travel.
 
 ``run_task(template, ...)`` is the whole task at clean channel: it is what ``lamsc m4sc task``
 prints and the reference a received text is scored against.
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from .qa import answer_question
+from .qa import answer_from, answer_question
 from .template import TaskInstruction
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
@@ -73,8 +73,8 @@ def analyze(path: str | Path, stages, modality: str | None = None) -> MediaSeman
     return MediaSemantics(str(p), modality, res.text.strip(), transcript.strip(), dict(res.details), res.backend)
 
 
-def extract(t: TaskInstruction, sem: MediaSemantics, kb, sender: str) -> str:
-    """The semantics the sender transmits for template ``t`` (see the module table)."""
+def extract(t: TaskInstruction, sem: MediaSemantics) -> str:
+    """The semantics the sender transmits for template ``t`` (see the module docstring)."""
     if t.modality != sem.modality:
         raise ConfigError(f"template.modality {t.modality!r} does not match the content ({sem.modality})")
     if t.task == "describe":
@@ -86,23 +86,37 @@ def extract(t: TaskInstruction, sem: MediaSemantics, kb, sender: str) -> str:
     if t.task == "answer":
         return f"{ANSWER_PREFIX}{answer_question(t.instruction, sem)}."
     first = sentences(sem.transcript if sem.modality == "audio" else sem.description)[:1]
-    return kb.extract(first[0] if first else sem.description, sender, t.user, t.instruction or None)
+    return first[0] if first else sem.description
+
+
+def _text_semantics(t: TaskInstruction, text: str) -> MediaSemantics:
+    """What a receiver knows: only text (no describer evidence)."""
+    return MediaSemantics("", t.modality, text, text if t.modality == "audio" else "", {})
+
+
+def derive(t: TaskInstruction, text: str) -> str | None:
+    """The semantics of ``t`` if the receiver can read them off ``text`` alone, else None (answer task only)."""
+    if t.task != "answer":
+        return None
+    a = answer_from(t.instruction, _text_semantics(t, text))
+    return None if a is None else f"{ANSWER_PREFIX}{a}."
 
 
 def generate(t: TaskInstruction, received: str, kb, sender: str) -> str:
     """The receiver's output for template ``t`` from the recombined received semantics."""
     if t.task == "summarize":
-        return kb.recover(received, sender, t.user)
+        return kb.recover(kb.extract(received, sender, t.user, t.instruction or None), sender, t.user)
     if t.task == "answer":
-        low = received.strip().lower()
-        return received.strip()[len(ANSWER_PREFIX):].rstrip(".").strip() if low.startswith(ANSWER_PREFIX) \
-            else received.strip()
+        for s in sentences(received):
+            if s.lower().startswith(ANSWER_PREFIX):
+                return s[len(ANSWER_PREFIX):].rstrip(".").strip()
+        return answer_question(t.instruction, _text_semantics(t, received))
     return received
 
 
 def run_task(t: TaskInstruction, stages, sender: str = "Mike", sem: MediaSemantics | None = None) -> dict:
     """A task by template alone, over a clean channel: {template, semantics, output}."""
     sem = sem or analyze(t.content, stages, t.modality)
-    text = extract(t, sem, stages.kb, sender)
+    text = extract(t, sem)
     return {"template": t.render(), "semantics": text, "output": generate(t, text, stages.kb, sender),
             "description": sem.description, "backend": sem.backend}
