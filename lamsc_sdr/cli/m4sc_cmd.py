@@ -65,8 +65,9 @@ def link_users(args, cfg) -> int:
     st = Stages(cfg)
     sem = tasks.analyze(args.files[0], st)
     tpls = session.templates(sem.modality, str(args.files[0]))
-    texts = [tasks.extract(t, sem, st.kb, session.sender) for t in tpls]
-    plan = sharing.split(texts, args.share_threshold, names=[p.name for p in st.kb.base])
+    texts = [tasks.extract(t, sem) for t in tpls]
+    plan = sharing.split(texts, args.share_threshold, names=[p.name for p in st.kb.base],
+                              derive=[(lambda x, t=t: tasks.derive(t, x)) for t in tpls])
     ids = [u.id for u in session.users]
     radio = broadcast_radio(cfg, [u.channel for u in session.users], cfg.seed)
     res = send_session(radio, cfg, st.codec, ids, tpls, shared=None if args.unicast else plan,
