@@ -121,6 +121,12 @@ def photos() -> list[tuple[np.ndarray, str]]:
     return items
 
 
+def _photo_digest() -> str:
+    """sha256 of the gallery description file: the photo set changes -> the cached features do."""
+    from importlib import resources
+    return hashlib.sha256(resources.files("lamsc_sdr.mma").joinpath("gallery/gallery.yaml").read_bytes()).hexdigest()[:12]
+
+
 def speech_sentences(n: int, seed: int) -> list[str]:
     """``n`` distinct Europarl sentences of 6-14 words (from the shared corpus, else the test subset)."""
     import gzip
@@ -171,7 +177,7 @@ def build(modality: str, seed: int = 0, n_shapes: int = 420, n_speech: int = 110
     X: (n, feature_dim) float32; captions: list[str]. Cached on disk by recipe.
     """
     from . import features as F
-    sizes = {"image": {"n_shapes": n_shapes, "aug": AUG}, "audio": {"n_speech": n_speech},
+    sizes = {"image": {"n_shapes": n_shapes, "aug": AUG, "photos": _photo_digest()}, "audio": {"n_speech": n_speech},
              "video": {"n_clips": n_clips}}.get(modality, {})
     key = {"recipe": RECIPE, "modality": modality, "seed": seed, "eval_permille": EVAL_PERMILLE, **sizes}
     path = _cache_path(key)
