@@ -85,7 +85,8 @@ def link_users(args, cfg) -> int:
                "transmissions": res["transmissions"], "messages": msgs, "radio": radio.settings()}
     if args.json:
         write_json(args.json, payload, cfg)
-    return 0
+    ok = sum(m["status"] == "ok" for m in msgs)
+    return 0 if ok == len(msgs) else (3 if ok or any(m["text_received"] for m in msgs) else 4)
 
 
 def _task(args) -> int:

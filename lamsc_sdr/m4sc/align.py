@@ -146,12 +146,17 @@ def save_projectors(projs: dict, path, seed: int, epochs: int) -> None:
     """Projectors as a torch state file (tensors only; load with ``weights_only=True``)."""
     import torch
     from pathlib import Path
-    blob = {"format": "m4sc-projectors/1", "seed": seed, "epochs": epochs}
+    from ..checkpoints import sign
+    from ..provenance import versions
+    config = {"seed": seed, "epochs": epochs, "d_in": D_IN, "kan_widths": [D_IN, KAN_HIDDEN, 384],
+              "temperature": TEMPERATURE}
+    blob = {"format": "m4sc-projectors/1", "config": config, "versions": versions(), "seed": seed, "epochs": epochs}
     for k, p in projs.items():
         blob[k] = {"mean": torch.from_numpy(p.mean), "components": torch.from_numpy(p.components),
                    "scale": torch.from_numpy(p.scale), "state": p.head.state_dict()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(blob, path)
+    sign(path, config=config, versions=blob["versions"])
 
 
 def _plot(rows: list[dict], curves: dict, path) -> None:

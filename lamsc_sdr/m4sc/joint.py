@@ -166,13 +166,19 @@ def save_joint(state, path, seed: int, steps: int) -> None:
     import torch
     proj, adapter, head, model = state
     half = lambda sd: {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}  # noqa: E731
-    blob = {"format": "m4sc-joint/1", "seed": seed, "steps": steps, "codec_base": "lamsc",
+    from ..checkpoints import sign
+    from ..provenance import versions
+    config = {"seed": seed, "steps": steps, "codec_base": "lamsc", "n_tokens": N_TOKENS,
+              "kan_widths": proj.head.widths, "d_in": int(proj.components.shape[0]), "data": "image:shapes"}
+    blob = {"format": "m4sc-joint/1", "config": config, "versions": versions(), "seed": seed, "steps": steps,
+            "codec_base": "lamsc",
             "pca_mean": torch.from_numpy(proj.mean), "pca_components": torch.from_numpy(proj.components),
             "pca_scale": torch.from_numpy(proj.scale), "kan": half(proj.head.state_dict()),
             "adapter": half(adapter.state_dict()), "head": half(head.state_dict()),
             "codec": half({k: v for k, v in model.state_dict().items() if not k.startswith(("embed", "out"))})}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(blob, path)
+    sign(path, config=config, versions=blob["versions"])
 
 
 def _plot(results: dict, curves: dict, path) -> None:
