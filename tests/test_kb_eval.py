@@ -31,7 +31,7 @@ def test_eval_rules_backend_writes_json(tmp_path, capsys):
     assert data["accuracy"] >= 0.9 and data["n_cases"] == len(data["results"]) >= 30
     r = data["results"][0]
     assert {"case", "correct", "sender_text", "receiver_text", "latency_s"} <= set(r)
-    assert r["sender_text"].startswith("Jane and me") and "config" in data and "provenance" in data
+    assert r["sender_text"].startswith("Jane and I") and "config" in data and "provenance" in data
 
 
 @pytest.mark.parametrize("body, field", [

@@ -28,7 +28,7 @@ def base():
 def test_fig3_sender_and_receiver(base):
     kb = KnowledgeBase(base)
     sent = kb.extract(FIG3, "Mike", "Jane", intent="share a photo of me and my sister")
-    assert sent == "Jane and me in a playful pose, the background is a garden."
+    assert sent == "Jane and I are in a playful pose, the background is a garden."
     got = kb.recover(sent, "Mike", "Jane")
     assert got == "Mike and I are in a playful pose, the background is a garden."
 
@@ -76,18 +76,21 @@ def test_injection_cannot_pull_profiles(base, text):
     for value in _all_private(base, "Mike", "Jane"):
         if value not in text.lower():
             assert f" {value} " not in f" {out.lower().replace('.', ' ').replace(',', ' ')} ", value
-    if not obeys.calls:          # the rules changed nothing: the LLM never saw the text at all
-        assert "skipped" in kb.last.reason and out.strip() == text.strip()
+    if not obeys.calls:          # the rules were sure of the text: the LLM never saw it at all
+        assert "skipped" in kb.last.reason and out.startswith("Mike ")
         return
     user = obeys.calls[-1][-1]["content"]
     assert user.startswith("<data>") and user.endswith("</data>") and user.count("<data>") == 1
 
 
 def test_llm_fluency_accepted_when_it_keeps_the_facts(base):
-    fluent = Scripted(lambda m: "Mike and I are playfully posing; the background is a garden.")
+    fluent = Scripted(lambda m: "What a lovely day at the lake with Mike and me!")
     kb = KnowledgeBase(base, fluent)
+    out = kb.recover("What a day at the lake with Jane and me.", "Mike", "Jane")   # no predicate: polish
+    assert out == "What a lovely day at the lake with Mike and me!" and kb.last.used == "llm"
     out = kb.recover("Jane and me in a playful pose, the background is a garden.", "Mike", "Jane")
-    assert out == "Mike and I are playfully posing; the background is a garden." and kb.last.used == "llm"
+    assert out == "Mike and I are in a playful pose, the background is a garden." and kb.last.used == "rules"
+    assert len(fluent.calls) == 1                     # the rules were sure of the second one
 
 
 @pytest.mark.parametrize("cand, reason", [
@@ -109,5 +112,6 @@ def test_intent_and_ambiguity(base):
     sam = P({"name": "Sam", "age": 30, "gender": "male", "relationships": {"Kate": "sister", "Lily": "sister"}})
     ben = P({"name": "Ben", "age": 31, "gender": "male"})
     kb = KnowledgeBase(base)
-    assert kb.extract("A woman walking a dog.", sam, ben) == "A woman walking a dog."   # two sisters: unsure
-    assert kb.extract("A woman walking a dog.", sam, ben, intent="my sister Kate") == "Kate walking a dog."
+    assert kb.extract("A woman walking a dog.", sam, ben) == "A woman is walking a dog."   # not grounded
+    assert kb.extract("A woman walking a dog.", sam, ben, intent="my sister") == "A woman is walking a dog."  # 2 sisters
+    assert kb.extract("A woman walking a dog.", sam, ben, intent="my sister Kate") == "Kate is walking a dog."

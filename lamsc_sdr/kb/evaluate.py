@@ -10,7 +10,10 @@ A cases file is a YAML list (or ``{cases: [...]}``) of::
       sender_must_not: [boy, girl, Mike]
       receiver_must: [Mike, I]
       receiver_must_not: [Jane]
+      category: grounded_pair                        # optional: reported per category
+      split: dev                                     # optional: dev | heldout
 
+A must word ``"I|me"`` is satisfied by any one of its alternatives.
 A case is correct when every *must* word occurs (case-insensitive, whole word) in that side's
 output and no *must_not* word does.
 """
@@ -29,7 +32,7 @@ from .profiles import Profile, PromptBase, profile_from_mapping
 
 log = logging.getLogger(__name__)
 CASE_KEYS = {"name", "description", "sender", "receiver", "intent", "sender_must", "sender_must_not",
-             "receiver_must", "receiver_must_not"}
+             "receiver_must", "receiver_must_not", "category", "split"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Case:
     sender_must_not: tuple[str, ...] = ()
     receiver_must: tuple[str, ...] = ()
     receiver_must_not: tuple[str, ...] = ()
+    category: str = ""
+    split: str = ""
 
 
 def _profile(value: Any, base: PromptBase, src: str, key: str) -> Profile:
@@ -87,12 +92,15 @@ def load_cases(path: str | Path, base: PromptBase) -> list[Case]:
         out.append(Case(name=str(c.get("name") or f"case{i}"), description=c["description"].strip(),
                         sender=_profile(c["sender"], base, src, f"{key}.sender"),
                         receiver=_profile(c["receiver"], base, src, f"{key}.receiver"),
-                        intent=intent, **lists))
+                        intent=intent, category=str(c.get("category") or ""), split=str(c.get("split") or ""),
+                        **lists))
     return out
 
 
 def has_word(text: str, word: str) -> bool:
-    """Case-insensitive whole-word (or whole-phrase) match; "Jane" matches "Jane's"."""
+    """Case-insensitive whole-word (or whole-phrase) match; "Jane" matches "Jane's"; "I|me": either."""
+    if "|" in word:
+        return any(has_word(text, w) for w in word.split("|") if w.strip())
     return re.search(r"(?<![\w])" + re.escape(word.lower()) + r"(?![\w])", text.lower().replace("’", "'")) is not None
 
 
@@ -102,8 +110,57 @@ def check(text: str, must: tuple[str, ...], must_not: tuple[str, ...]) -> list[s
         [f"unwanted {w!r}" for w in must_not if has_word(text, w)]
 
 
-def evaluate(kb: KnowledgeBase, cases: list[Case]) -> dict:
-    """Run every case through extract -> recover; returns the ``lamsc eval lkb`` payload."""
+_IDENTITY_WORDS = {"i", "me", "my", "we", "us", "our"}
+
+
+def _invented(case: Case, fails: list[str]) -> bool:
+    """A failure that puts a person where none is grounded: an unwanted name or first person."""
+    names = {case.sender.name, case.receiver.name, *case.sender.relationships, *case.receiver.relationships}
+    low = {n.lower() for n in names} | _IDENTITY_WORDS
+    return any(f.split(": ", 1)[1].startswith("unwanted") and f.split("'")[1].lower() in low for f in fails)
+
+
+def _n_words(text: str) -> int:
+    return len(re.findall(r"[\w'’-]+", text))
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    if not xs:
+        return 0.0
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def summarize(results: list[dict]) -> dict:
+    """Per category and split: correct ``k/n`` with 95 % Wilson intervals; invented identities;
+    words saved by extraction; grammar; latency per message (extract + recover) p50 / p95."""
+    from ..stats import proportion
+    out: dict = {"by_category": {}, "by_split": {}}
+    for key, field in (("by_category", "category"), ("by_split", "split")):
+        groups: dict[str, list[dict]] = {}
+        for r in results:
+            groups.setdefault(r.get(field) or "-", []).append(r)
+        out[key] = {g: proportion(sum(r["correct"] for r in rs), len(rs)) for g, rs in sorted(groups.items())}
+    n = len(results)
+    out["invented_identity"] = proportion(sum(r["invented_identity"] for r in results), n)
+    w_in, w_out = sum(r["words_in"] for r in results), sum(r["words_out"] for r in results)
+    out["words"] = {"in": w_in, "out": w_out, "saved_fraction": (1 - w_out / w_in) if w_in else 0.0}
+    if results and "grammar_ok" in results[0]:
+        out["grammar"] = proportion(sum(r["grammar_ok"] for r in results), n)
+        out["correct_and_grammatical"] = proportion(sum(r["correct"] and r["grammar_ok"] for r in results), n)
+    lat = [r["latency_s"] for r in results]
+    out["latency_per_message_s"] = {"p50": _quantile(lat, 0.5), "p95": _quantile(lat, 0.95),
+                                    "max": max(lat) if lat else 0.0}
+    return out
+
+
+def evaluate(kb: KnowledgeBase, cases: list[Case], grammar: bool = False) -> dict:
+    """Run every case through extract -> recover; returns the ``lamsc eval lkb`` payload.
+
+    ``grammar``: also check both texts with the independent parser check (:mod:`.grammar_check`).
+    """
+    if grammar:
+        from .grammar_check import check as grammar_check
     results, lat_msgs = [], []
     for case in cases:
         t0 = time.perf_counter()
@@ -118,7 +175,13 @@ def evaluate(kb: KnowledgeBase, cases: list[Case]) -> dict:
         results.append({"case": case.name, "correct": not fails, "sender_text": sent, "receiver_text": got,
                         "latency_s": round(t2 - t0, 4), "extract_s": round(t1 - t0, 4),
                         "recover_s": round(t2 - t1, 4), "failures": fails,
-                        "llm_used": {"sender": s_used == "llm", "receiver": kb.last.used == "llm"}})
+                        "llm_used": {"sender": s_used == "llm", "receiver": kb.last.used == "llm"},
+                        "category": case.category, "split": case.split, "invented_identity": _invented(case, fails),
+                        "words_in": _n_words(case.description), "words_out": _n_words(sent)})
+        if grammar:
+            names = {case.sender.name, case.receiver.name, *case.sender.relationships}
+            probs = grammar_check(sent, names) + grammar_check(got, names)
+            results[-1].update(grammar_ok=not probs, grammar_problems=probs)
         log.info("%s %-28s %.2fs | %s | %s %s", "ok  " if not fails else "FAIL", case.name, t2 - t0,
                  sent, got, "; ".join(fails))
     n = len(results)
@@ -129,4 +192,4 @@ def evaluate(kb: KnowledgeBase, cases: list[Case]) -> dict:
                 "p50": lat_msgs[len(lat_msgs) // 2] if lat_msgs else 0.0,
                 "max": lat_msgs[-1] if lat_msgs else 0.0},
             "llm_acceptance": sum(r["llm_used"]["sender"] + r["llm_used"]["receiver"] for r in results) / (2 * n)
-            if n else 0.0}
+            if n else 0.0, **summarize(results)}

@@ -87,10 +87,9 @@ def third_person(verb: str) -> str:
         return _match_case("goes", verb)
     if re.search(r"(ss|sh|ch|x|z|o)$", v):
         return verb + "es"
-    if v in MODALS or v in IRREGULAR_PAST or v.endswith("ed") or v.endswith("s") or v.endswith("ing"):
+    if v in MODALS or v in IRREGULAR_PAST or (v.endswith("ed") and not v.endswith("eed")) or v.endswith("s") \
+            or v.endswith("ing"):
         return verb
-    if False:
-        return verb + "es"
     if re.search(r"[^aeiou]y$", v):
         return verb[:-1] + "ies"
     return verb + "s"
@@ -150,7 +149,7 @@ def render(text: str, tokens, edits: dict[int, str], deletes: set[int] = frozens
             continue  # the token and the space before it go
         out.append(gap)
         if i in inserts:
-            out.append(inserts[i] + " ")
+            out.append(inserts[i] + " " if is_word(tok) else " " + inserts[i])
         out.append(edits.get(i, tok))
     out.append(text[pos:])
     s = "".join(out)

@@ -13,6 +13,7 @@ YAML::
         interests: [football, drawing]
         language: en
         relationships: {Jane: sister, Rose: grandmother}
+        in_media: [me]          # optional: who the media this person sends shows ("me" or names)
 
 CSV: a header ``name,age,gender,identity,interests,language,relationships``; ``interests``
 separated by ``;``, relationships as ``Jane:sister;Rose:grandmother``.
@@ -28,7 +29,7 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigError
 
-PROFILE_FIELDS = ("name", "age", "gender", "identity", "interests", "language", "relationships")
+PROFILE_FIELDS = ("name", "age", "gender", "identity", "interests", "language", "relationships", "in_media")
 GENDERS = {"male": "male", "m": "male", "man": "male", "boy": "male",
            "female": "female", "f": "female", "woman": "female", "girl": "female",
            "other": "other", "nonbinary": "other", "non-binary": "other", "x": "other"}
@@ -68,6 +69,7 @@ class Profile:
     interests: tuple[str, ...] = ()
     language: str = "en"
     relationships: Mapping[str, str] = field(default_factory=dict)
+    in_media: tuple[str, ...] = ()   # who this person's media shows: "me" and/or names (grounds identities)
 
     @property
     def is_pet(self) -> bool:
@@ -137,7 +139,14 @@ def profile_from_mapping(data: Any, src: str | None = None, key: str = "profile"
         if not isinstance(other, str) or not _NAME_RE.match(other) or not isinstance(what, str) or not what.strip():
             raise ConfigError(f"profile field '{key}.relationships.{other}'{_where(src)}: expected "
                               f"Name: relation (e.g. Jane: sister), got {other!r}: {what!r}")
-    return Profile(name=name.strip(), age=age, gender=gender, identity=identity.strip() if identity else None,
+    in_media = data.get("in_media") or ()
+    if isinstance(in_media, str):
+        in_media = [in_media]
+    if not isinstance(in_media, (list, tuple)) or not all(isinstance(s, str) and s.strip() for s in in_media):
+        raise ConfigError(f"profile field '{key}.in_media'{_where(src)}: expected a list such as [me, Jane], "
+                          f"got {in_media!r}")
+    return Profile(name=name.strip(), age=age, in_media=tuple(s.strip() for s in in_media), gender=gender,
+                   identity=identity.strip() if identity else None,
                    interests=tuple(s.strip() for s in interests if s.strip()), language=language,
                    relationships={k: v.strip().lower() for k, v in rel.items()})
 

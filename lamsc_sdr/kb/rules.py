@@ -19,13 +19,13 @@ import re
 from dataclasses import dataclass
 
 from . import grammar as g
-from .profiles import PETS, RELATIONS, Profile, PromptBase
+from .ground import SELF, Person, grounded_people
+from .profiles import PETS, Profile, PromptBase
 
-SELF = "\x00self"
 # noun -> (gender or None, allowed age classes or None = any, species for animals)
 _ANY = None
 NOUNS: dict[str, tuple[str | None, frozenset | None]] = {
-    "boy": ("male", frozenset({"baby", "child", "teen"})), "girl": ("female", frozenset({"baby", "child", "teen"})),
+    "boy": ("male", frozenset({"baby", "child"})), "girl": ("female", frozenset({"baby", "child"})),
     "man": ("male", frozenset({"teen", "adult"})), "woman": ("female", frozenset({"teen", "adult"})),
     "lady": ("female", frozenset({"adult", "elder"})), "gentleman": ("male", frozenset({"adult", "elder"})),
     "guy": ("male", frozenset({"teen", "adult"})), "child": (None, frozenset({"baby", "child"})),
@@ -41,6 +41,7 @@ PLURALS = {"boys": "boy", "girls": "girl", "men": "man", "women": "woman", "ladi
            "dogs": "dog", "cats": "cat", "puppies": "puppy", "kittens": "kitten"}
 ANIMALS = {p: p for p in PETS} | {"puppy": "dog", "kitten": "cat", "pony": "horse"}
 ELDER_ADJ = {"old", "elderly", "older", "aged", "senior", "grey-haired", "gray-haired", "white-haired"}
+TEEN_ADJ = {"teenage", "teen", "adolescent", "teenaged"}
 YOUNG_ADJ = {"young", "little", "small", "tiny", "younger"}
 DETS = {"a", "an", "one", "the", "another", "two", "three", "both", "some", "couple"}
 COUNTS = {"two": 2, "three": 3, "both": 2, "couple": 2}
@@ -50,68 +51,9 @@ FIRST_SG = {"i", "me", "my", "mine", "myself", "i'm", "i've", "i'll", "i'd"}
 SECOND = {"you", "your", "yours", "yourself", "you're", "you've", "you'll", "you'd"}
 
 
-def age_class(age: int) -> str:
-    return "baby" if age < 3 else "child" if age < 13 else "teen" if age < 18 else "adult" if age < 60 else "elder"
-
-
-_SHIFT = ["baby", "child", "teen", "adult", "elder"]
-
-
-@dataclass(frozen=True)
-class Person:
-    """Someone who may appear in the sender's media: gender, age classes, species (None = human)."""
-    label: str                    # SELF or a name
-    gender: str | None
-    ages: frozenset | None
-    species: str | None = None
-    priority: int = 0
-
-
-def _person(p: Profile, label: str, priority: int) -> Person:
-    species = ANIMALS.get((p.identity or "").lower())
-    return Person(label, p.gender, frozenset({age_class(p.age)}) if p.age is not None else None, species, priority)
-
-
-def _related(name: str, relation: str, owner: Profile, priority: int) -> Person:
-    rel = relation.lower().strip()
-    if rel in ANIMALS:
-        return Person(name, None, None, ANIMALS[rel], priority)
-    gender, rel_age = RELATIONS.get(rel, (None, None))
-    ages = None
-    if owner.age is not None and rel_age is not None:
-        i = _SHIFT.index(age_class(owner.age))
-        if rel_age == "same":
-            ages = frozenset(_SHIFT[max(0, i - 1):i + 2]) if i >= 2 else frozenset({_SHIFT[i]})
-        elif rel_age == "older":
-            ages = frozenset(_SHIFT[max(i + 1, 3):])
-        elif rel_age == "elder":
-            ages = frozenset({"adult", "elder"} if i < 2 else {"elder"})
-        elif rel_age == "younger":
-            ages = frozenset(_SHIFT[:max(i, 1)])
-        elif rel_age == "grandchild":
-            ages = frozenset(_SHIFT[:max(i - 1, 1)])
-    return Person(name, gender, ages, None, priority)
-
-
 def people_in_scope(base: PromptBase, sender: Profile, receiver: Profile, intent: str | None) -> list[Person]:
-    """Sender, receiver and the sender's relations, with priorities raised for those the intent names."""
-    words = {w.lower() for w, *_ in g.tokenize(intent or "")}
-    named = {w for w in words}
-    # "I" alone says who writes, not who is shown ("the photo I took of Emma")
-    self_named = bool(words & {"me", "myself", "us", "we", "selfie"})
-
-    def boost(label: str, relation: str | None = None) -> int:
-        return 100 if label.lower() in named else 50 if relation and relation.lower() in named else 0
-
-    out = [_person(sender, SELF, 10 + (100 if self_named else 0))]
-    if receiver.name != sender.name:
-        out.append(_person(receiver, receiver.name, 8 + boost(receiver.name, sender.relationships.get(receiver.name))))
-    for name, rel in sender.relationships.items():
-        if name.lower() in (sender.name.lower(), receiver.name.lower()):
-            continue
-        pr = 1 + boost(name, rel)
-        out.append(_person(base.get(name), name, pr) if name in base else _related(name, rel, sender, pr))
-    return out
+    """Only the people the intent or the profiles ground (:func:`.ground.grounded_people`)."""
+    return grounded_people(base, sender, receiver, intent)
 
 
 @dataclass
@@ -163,7 +105,9 @@ def find_mentions(tokens) -> list[Mention]:
                 noun, gender, ages, species, plural, poss = info
                 if det == "the" and plural:
                     break
-                if any(m in ELDER_ADJ for m in mods):
+                if any(m in TEEN_ADJ for m in mods):
+                    ages = frozenset({"teen"})
+                elif any(m in ELDER_ADJ for m in mods):
                     ages = frozenset({"elder"}) if ages is None or ages & {"teen", "adult", "elder"} else ages
                 elif any(m in YOUNG_ADJ for m in mods) and ages is not None and len(ages) > 1:
                     ages = ages - {"elder"}
@@ -230,6 +174,26 @@ def assign(mentions: list[Mention], people: list[Person]) -> dict[int, Person]:
         labels = {w[e].label if w[e] else None for w in winners}
         if len(labels) == 1 and winners and winners[0][e] is not None:
             out[e] = winners[0][e]
+    return _all_or_none(mentions, people, out)
+
+
+def _all_or_none(mentions: list[Mention], people: list[Person], out: dict[int, Person]) -> dict[int, Person]:
+    """Counts must agree: a plural mention ("three people") is resolved whole or not at all, and
+    people grounded together ("Jane and I") are all resolved or none of them."""
+    changed = True
+    while changed:
+        changed = False
+        for m in mentions:
+            if m.count > 1 and any(e in out for e in m.entities) and not all(e in out for e in m.entities):
+                for e in m.entities:
+                    out.pop(e, None)
+                changed = True
+        placed = {p.label for p in out.values()}
+        for b in {p.bundle for p in people if p.bundle >= 0}:
+            members = {p.label for p in people if p.bundle == b}
+            if placed & members and not members <= placed:
+                out = {e: p for e, p in out.items() if p.label not in members}
+                changed = True
     return out
 
 
