@@ -113,5 +113,6 @@ def test_intent_and_ambiguity(base):
     ben = P({"name": "Ben", "age": 31, "gender": "male"})
     kb = KnowledgeBase(base)
     assert kb.extract("A woman walking a dog.", sam, ben) == "A woman is walking a dog."   # not grounded
-    assert kb.extract("A woman walking a dog.", sam, ben, intent="my sister") == "A woman is walking a dog."  # 2 sisters
+    two_sisters = kb.extract("A woman walking a dog.", sam, ben, intent="my sister")
+    assert two_sisters == "A woman is walking a dog."
     assert kb.extract("A woman walking a dog.", sam, ben, intent="my sister Kate") == "Kate is walking a dog."

@@ -27,10 +27,10 @@ def _cfg(**over):
 def test_text_message_round_trip(tmp_path):
     msg = tmp_path / "note.txt"
     msg.write_text("A boy and a girl in a playful pose. The background is a garden.")
-    res = Link(_cfg()).run([msg], tmp_path)
+    res = Link(_cfg(**{"kb.intent": "share a photo of me and my sister"})).run([msg], tmp_path)
     assert res["frames"]["sent"] >= 1 and res["frames"]["lost"] == 0
     m = res["messages"][0]
-    # The sender's LKB personalizes for Mike -> Jane; the profiles never travel.
+    # The sender's LKB personalizes for Mike -> Jane as the intent grounds it; the profiles never travel.
     assert "Jane" in m["semantics_sent"] and "Mike" not in m["semantics_sent"]
     assert m["text_received"] is not None and m["similarity"] > 0.8
     assert "Mike" in m["text_personalized"]

@@ -27,7 +27,8 @@ BAND = 0.1              # |cosine - THRESHOLD| < BAND: the LLM (if any) decides
 TEXT_WORDS = {"sign", "signs", "says", "say", "said", "read", "reads", "banner", "note", "text", "written",
               "writing", "poster", "label", "message", "caption", "words", "wording", "letters"}
 _QUOTE_RE = re.compile(r"\"[^\"]*\"|“[^”]*”|'[A-Z][^']*'")
-_MEDIA_TEXT_RE = re.compile(r"\b(reads|says|read|saying|written|writes|wrote|shows the words|printed)\b\s*:?\s*[\"“]", re.I)
+_MEDIA_TEXT_RE = re.compile(r"\b(reads|says|read|saying|written|writes|wrote|shows the words|printed)\b\s*:?\s*[\"“]",
+                            re.I)
 _STOP = {"a", "an", "the", "this", "that", "these", "those", "of", "in", "on", "at", "to", "for", "with", "and",
          "or", "is", "are", "was", "were", "be", "it", "its", "my", "our", "your", "me", "i", "we", "us", "you",
          "look", "show", "tell", "send", "share", "photo", "picture", "pic", "image", "video", "today", "here",
@@ -211,8 +212,9 @@ def _plural_subject(words: list[str]) -> bool:
     if words and words[0] in ("two", "three", "four", "some", "many", "several", "both", "we", "they"):
         return True
     last = words[-1] if words else ""
-    return last in ("people", "men", "women", "children", "kids") or (last.endswith("s") and not last.endswith("ss")
-                                                                      and len(words) > 1 and words[0] not in ("a", "an"))
+    if last in ("people", "men", "women", "children", "kids"):
+        return True
+    return last.endswith("s") and not last.endswith("ss") and len(words) > 1 and words[0] not in ("a", "an")
 
 
 def whole_sentence(sentence: str) -> str:
@@ -232,8 +234,8 @@ def whole_sentence(sentence: str) -> str:
     words = [g.low(tokens, k) for k in range(0, end)]
     if nxt in g.FINITE:
         return sentence
-    if nxt.endswith("ing") or _participle(tokens, end) or nxt in _COPULA_NEXT or nxt in g.PREPOSITIONS - {"and", "or", "nor"} or \
-            (not g.is_word(nxt) and nxt != "'"):
+    if nxt.endswith("ing") or _participle(tokens, end) or nxt in _COPULA_NEXT or \
+            nxt in g.PREPOSITIONS - {"and", "or", "nor"} or (not g.is_word(nxt) and nxt != "'"):
         if nxt in g.PREPOSITIONS and _has_verb_after(tokens, end):
             return sentence
         subj = sentence[:tokens[end - 1][2]]
