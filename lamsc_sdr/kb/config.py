@@ -8,7 +8,7 @@ from ..errors import ConfigError
 
 @dataclass(frozen=True)
 class KBConfig:
-    llm: str = "offline"                 # offline | rules | transformers:<path>[#file.gguf] | openai:<model>
+    llm: str = "offline"                 # offline[:qwen1.5b] | rules | transformers:<path>[#file.gguf] | openai:<model>
     profiles: str | None = None          # YAML/CSV prompt base; None = the shipped example
     sender: str = "Mike"
     receiver: str = "Jane"

