@@ -68,6 +68,32 @@ def offline_models():
     return MODELS
 
 
+def _bench(args) -> int:
+    import os
+    import time
+
+    from ..kb.bench import compare, judge_items
+    from ..kb.chat import make_chat_model
+    from ..kb.evaluate import load_cases
+    from ..kb.knowledge import KnowledgeBase
+    from ..provenance import write_json
+    cfg, kb0 = _kb(args)
+    cases = load_cases(args.cases, kb0.base)
+    items = judge_items(cases, args.limit)
+    kbs, load_s = {}, {}
+    for spec in args.models.split(","):
+        t0 = time.perf_counter()
+        kbs[spec] = KnowledgeBase(kb0.base, make_chat_model(spec, threads=args.threads or min(2, os.cpu_count() or 1)))
+        load_s[spec] = round(time.perf_counter() - t0, 2)
+    res = compare(kbs, items)
+    out = {"items": len(items), "needed": sum(n for *_, n in items), "models": res, "model_load_s": load_s,
+           "cases_file": args.cases, "reference": args.models.split(",")[0]}
+    print(json.dumps(out, indent=2))
+    if args.json:
+        write_json(args.json, out, cfg)
+    return 0
+
+
 def _common(p, backend_default=None) -> None:
     p.add_argument("--backend", default=backend_default,
                    help="offline | rules | transformers:PATH[#file.gguf] | openai:MODEL (default: kb.llm of the config)")
@@ -102,6 +128,15 @@ def register(groups) -> None:
     r.add_argument("--receiver", help="receiver's profile name (default: kb.receiver)")
     _common(r)
     r.set_defaults(func=_recover)
+    b = sub.add_parser("bench-llm", help="offline chat models on the LKB's relevance question: accuracy, latency")
+    b.add_argument("--cases", required=True, help="cases YAML whose must / must-not words label the sentences")
+    b.add_argument("--models", default="offline,offline:qwen1.5b", help="comma-separated specs; the first is "
+                   "the latency reference")
+    b.add_argument("--limit", type=int, help="at most this many labelled sentences")
+    b.add_argument("--threads", type=int, help="CPU threads per model (default 2)")
+    _common(b)
+    add_json_arg(b)
+    b.set_defaults(func=_bench)
     q = sub.add_parser("prepare", help="assemble (sha256-checked) and convert the offline LLM into the cache")
     q.add_argument("--runtime", choices=["ct2", "transformers"], default="ct2",
                    help="ct2: convert for CTranslate2 (default, fastest on CPU); transformers: a bfloat16 Hugging Face folder")
