@@ -134,6 +134,20 @@ def _size_plot(messages: list[dict], out: Path) -> dict:
     return {"title": "Over-the-air semantic symbols against the raw media size", "path": str(path)}
 
 
+def _lam_sc_row(cfg: RunConfig, link: Link, out: Path, paths) -> dict | None:
+    """LAM-SC, the second system, sends the demo's photo over the same radio (None if it cannot)."""
+    from .errors import LamscError
+    img = next((p for p in paths if Path(p).suffix.lower() in (".png", ".jpg", ".jpeg")), None)
+    if img is None:
+        return None
+    try:
+        from .lam_sc.demo_row import send_image
+        return send_image(img, link.radio(), cfg, out_dir=out / "media", message_id=100)
+    except (LamscError, ImportError) as err:
+        log.warning("LAM-SC row skipped: %s", err)
+        return None
+
+
 def run_demo(cfg: RunConfig, out_dir: str | Path, explicit_config: bool = False, media: list | None = None) -> dict:
     """Run the demo; writes ``out_dir/index.html``, ``summary.json`` and media; returns the summary."""
     from tqdm import tqdm
@@ -176,7 +190,8 @@ def run_demo(cfg: RunConfig, out_dir: str | Path, explicit_config: bool = False,
                             f"{cfg.estimator.kind}; LLM {cfg.kb.llm}; seed {cfg.seed}. Backends marked 'offline "
                             "default' stand in for generative models that do not ship offline."),
                "config": cfg.to_dict(), "frames": frames, "messages": messages, "plots": plots, "table": rows,
-               "threshold": SIMILARITY_THRESHOLD, "seconds": round(time.perf_counter() - t_start, 1),
+               "threshold": SIMILARITY_THRESHOLD, "lam_sc": _lam_sc_row(cfg, link, out, paths),
+               "seconds": round(time.perf_counter() - t_start, 1),
                "provenance": provenance()}
     write_report(out, summary)
     write_json(out / "summary.json", {k: v for k, v in summary.items() if k != "config"}, cfg)

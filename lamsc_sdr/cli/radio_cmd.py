@@ -25,9 +25,10 @@ def _radio_args(p: argparse.ArgumentParser, record: bool = True) -> None:
     p.add_argument("--calibration", metavar="YAML", help="apply calibration/<device>.yaml to received samples")
     if record:
         p.add_argument("--record", metavar="PATH", help="record the received stream to SigMF (PATH.sigmf-meta)")
-    p.add_argument("--codec", choices=["auto", "digital", "semantic", "lamsc"], default="auto",
+    p.add_argument("--codec", choices=["auto", "digital", "semantic", "lamsc", "lam-sc"], default="auto",
                    help="digital: UTF-8 bits over QAM+FEC; semantic: the DeepSC codec's symbols; lamsc: the "
-                        "whole LAM-MSC chain (media -> text -> LKB -> DeepSC -> ... -> media); auto (default): "
+                        "whole LAM-MSC chain (media -> text -> LKB -> DeepSC -> ... -> media); lam-sc (link "
+                        "only): an image as LAM-SC symbols (segments -> ASI -> CNN + ASC); auto (default): "
                         "lamsc when a FILE is an image, audio or video file, else digital")
     p.add_argument("--media-out", default="out/link", help="lamsc codec: folder for regenerated media (default out/link)")
 
@@ -140,6 +141,9 @@ def _link(args) -> int:
     args.codec = _codec(args)
     if args.codec == "lamsc":
         return _lamsc_link(args, cfg)
+    if args.codec == "lam-sc":
+        from .lam_sc_cmd import link_image
+        return link_image(args, cfg)
     texts = _texts(args.files)
     with make_radio(cfg.radio, cfg, output=args.record if cfg.radio.backend == "sigmf-file" else None) as radio:
         log.info("link over %r", radio)

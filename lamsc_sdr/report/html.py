@@ -116,6 +116,19 @@ def write_report(out_dir: str | Path, summary: dict) -> Path:
         if m.get("description_out"):
             parts.append(f"<p><b>Regenerated media, described again at the receiver:</b> {_e(m['description_out'])}</p>")
         parts.append("</div>")
+    ls = summary.get("lam_sc")
+    if ls:
+        figs = "".join(f"<figure><img src='{_e(os.path.relpath(ls['files'][k], out_dir))}' alt='{k}'>"
+                       f"<figcaption>{_e(k.replace('_', '-'))}</figcaption></figure>"
+                       for k in ("original", "segments", "semantic_aware", "recovered"))
+        parts.append(f"<div class='msg' id='lam-sc'><h2>LAM-SC: {_e(Path(ls['source']).name)} sent as an image "
+                     f"<span class='tag'>{_e(ls['segmenter'])}</span></h2><div class='media'>{figs}</div>"
+                     "<table><tr><th>segments (selected)</th><th>mask ratio</th><th>channel uses (SC would send)</th>"
+                     "<th>air time</th><th>frames delivered</th><th>SSIM on the semantic-aware image</th></tr>"
+                     f"<tr><td>{ls['segments']} ({ls['selected']}, {ls['selection']})</td><td>{ls['mask_ratio']:.2f}</td>"
+                     f"<td>{ls['channel_uses']} ({ls['sc_channel_uses']})</td><td>{1e3 * ls['air_time_s']:.1f} ms</td>"
+                     f"<td>{ls['frames']['delivered']}/{ls['frames']['sent']}</td><td>{ls['ssim_sa']:.3f}</td></tr>"
+                     "</table></div>")
     plots = summary.get("plots") or []
     if plots:
         parts.append("<h2>Physical layer</h2><div class='plots'>")

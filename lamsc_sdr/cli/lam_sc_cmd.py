@@ -1,0 +1,164 @@
+"""LAM-SC commands: ``lamsc train lam-sc``, ``lamsc eval image``, ``lamsc bench lam-sc``,
+``lamsc lam-sc images|segment``, and the ``--codec lam-sc`` branch of ``lamsc link``."""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from .common import add_config_args, add_json_arg, parse_range, run_config
+
+STAND_IN_NOTE = "segments: stand-in for SAM (classical segmentation + saliency; pass --segmenter sam:CKPT for SAM)"
+
+
+def _segmenter(spec: str):
+    from ..lam_sc.segment import make_segmenter
+    return make_segmenter(spec)
+
+
+def _train(args) -> int:
+    from ..lam_sc.train import TrainConfig, train_all
+    from ..provenance import write_json
+    cfg = TrainConfig(seed=args.seed if args.seed is not None else 0, n_images=args.images, minutes=args.minutes,
+                      rounds=args.rounds, rate_weight=args.rate_weight, threads=args.threads,
+                      resume_sc=args.resume_sc)
+    if cfg.minutes <= 0 or cfg.rounds < 1:
+        raise ConfigError("--minutes must be > 0 and --rounds >= 1")
+    cmd = "lamsc " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    meta = train_all(cfg, args.out, command=cmd)
+    cal, asi = meta["threshold_calibration"], meta["asi"]["val_segment_accuracy"]
+    print(f"checkpoint {args.out} ({Path(args.out).stat().st_size / 1e6:.2f} MB) in {meta['seconds']:.0f} s")
+    print(f"mask threshold {cal['threshold']}: validation SC SSIM {cal['sc_ssim_val']:.3f}, SC+ASC loss "
+          f"{cal['ssim_loss']:.4f}, uses ratio {cal['uses_ratio']:.3f}")
+    print(f"ASI validation segment accuracy {asi['rate']:.3f} [{asi['ci_low']:.3f}, {asi['ci_high']:.3f}] n={asi['n']} "
+          f"(labels: {meta['experience_base']['label_source']})")
+    if args.json:
+        write_json(args.json, {k: v for k, v in meta.items() if k != "training_image_sha256"})
+    return 0
+
+
+def _images(args):
+    from ..lam_sc import images as im
+    if args.images in ("heldout", "held-out"):
+        arr, names, _ = im.evaluation_set(args.per_photo)
+    else:
+        arr, names = im.load_image_dir(args.images)
+    if args.limit:
+        arr, names = arr[: args.limit], names[: args.limit]
+    return arr, names
+
+
+def _eval(args) -> int:
+    from ..lam_sc.evaluate import evaluate, parse_systems, plot
+    from ..lam_sc.model import LamScCodec
+    from ..provenance import write_json
+    cfg = run_config(args)
+    systems = parse_systems(args.systems)
+    snrs = parse_range(args.snr)
+    codec = LamScCodec.load(args.checkpoint)
+    seg = _segmenter(args.segmenter)
+    arr, names = _images(args)
+    doc = evaluate(arr, names, systems, snrs, codec, seg, codec.selector(), cfg, channel=args.channel,
+                   seed=cfg.seed)
+    doc["checkpoint"] = codec.path
+    doc["images"] = args.images
+    if seg.stand_in:
+        doc["note"] = STAND_IN_NOTE
+    print(f"{'system':10s} {'SNR':>5s} {'SSIM':>7s} {'95% CI':>17s} {'SSIM_sa':>8s} {'PSNR':>6s} {'uses':>8s} {'n':>4s}")
+    for r in doc["results"]:
+        print(f"{r['system']:10s} {r['snr_db']:5.1f} {r['ssim']:7.3f} [{r['ssim_ci'][0]:.3f}, {r['ssim_ci'][1]:.3f}] "
+              f"{r['ssim_sa']:8.3f} {r['psnr_db']:6.2f} {r['channel_uses']:8.0f} {r['n']:4d}")
+    if seg.stand_in:
+        print(STAND_IN_NOTE)
+    if args.json:
+        write_json(args.json, doc, cfg)
+    if args.plot:
+        plot(doc, args.plot)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def _bench(args) -> int:
+    from ..lam_sc.bench import bench, print_bench
+    from ..provenance import write_json
+    res = bench(args.checkpoint, repeats=args.repeats, segmenter=_segmenter(args.segmenter))
+    print_bench(res)
+    if args.json:
+        write_json(args.json, res)
+    return 0
+
+
+def _write_images(args) -> int:
+    from ..lam_sc import images as im
+    arr, names, meta = im.evaluation_set(args.per_photo)
+    out = im.write_image_dir(args.out, arr, names, meta)
+    print(f"{len(names)} held-out images + manifest.json in {out}")
+    return 0
+
+
+def link_image(args, cfg) -> int:
+    """``lamsc link IMAGE --codec lam-sc``: segment, select, merge, encode, frames over the radio."""
+    from ..lam_sc.demo_row import send_image
+    from ..provenance import write_json
+    from ..radio import make_radio
+    with make_radio(cfg.radio, cfg) as radio:
+        res = [send_image(f, radio, cfg, out_dir=args.media_out, prompt=getattr(args, "prompt", None),
+                          message_id=i + 1) for i, f in enumerate(args.files)]
+    for r in res:
+        print(f"[image] {Path(r['source']).name}: {r['segments']} segments, {r['selected']} selected "
+              f"({100 * r['region_fraction']:.0f} % of the image), mask ratio {r['mask_ratio']:.2f}, "
+              f"{r['channel_uses']} channel uses, air time {1e3 * r['air_time_s']:.1f} ms, frames "
+              f"{r['frames']['delivered']}/{r['frames']['sent']}, SSIM {r['ssim_sa']:.3f} on the semantic-aware "
+              f"image -> {r['recovered']}")
+        if r["stand_in"]:
+            print("    " + STAND_IN_NOTE)
+    if args.json:
+        write_json(args.json, {"messages": res}, cfg)
+    return 0
+
+
+def register(groups) -> None:
+    t = groups["train"].add_parser("lam-sc", help="train LAM-SC (crossed SC training, ASC mask, ASI) on CPU")
+    t.add_argument("--out", default="lamsc_sdr/lam_sc/checkpoints/lam_sc_128.pt", help="checkpoint path")
+    t.add_argument("--images", type=int, default=1200, help="training crops (default 1200)")
+    t.add_argument("--minutes", type=float, default=18.0, help="wall-clock budget of all stages (default 18)")
+    t.add_argument("--rounds", type=int, default=3, help="crossed-training rounds (default 3)")
+    t.add_argument("--rate-weight", type=float, default=0.01, help="mask-net rate penalty (default 0.01)")
+    t.add_argument("--resume-sc", metavar="CKPT", help="keep this checkpoint's SC weights; train only the mask "
+                                                       "net and the ASI")
+    t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    t.add_argument("--seed", type=int, help="seed (default 0)")
+    add_json_arg(t)
+    t.set_defaults(func=_train)
+
+    e = groups["eval"].add_parser("image", help="LAM-SC vs SC vs SC+ASC vs JPEG: SSIM/PSNR vs SNR on images")
+    add_config_args(e)
+    add_json_arg(e)
+    e.add_argument("--images", default="heldout", help="folder of images, or 'heldout' (the built-in held-out "
+                                                       "photographs; default)")
+    e.add_argument("--per-photo", type=int, default=16, help="heldout: images per held-out photo (default 16)")
+    e.add_argument("--limit", type=int, help="use only the first N images")
+    e.add_argument("--systems", default="lam-sc,sc,sc-asc,jpeg", help="comma list: lam-sc, sc, sc-asc, jpeg[:MCS]")
+    e.add_argument("--snr", default="0:20:10", help="SNRs in dB, START:STOP:STEP or a comma list (default 0:20:10)")
+    e.add_argument("--channel", default="awgn", choices=["awgn", "phy"],
+                   help="awgn: symbol level; phy: OFDM frames over the config's radio/channel/estimator")
+    e.add_argument("--checkpoint", help="LAM-SC checkpoint (default: the shipped one)")
+    e.add_argument("--segmenter", default="classical", help="classical (stand-in, default) or sam:CHECKPOINT")
+    e.add_argument("--plot", metavar="PNG", help="SSIM vs SNR figure")
+    e.set_defaults(func=_eval)
+
+    b = groups["bench"].add_parser("lam-sc", help="encode+decode time of one 128x128 image vs the 50 ms target")
+    add_json_arg(b)
+    b.add_argument("--repeats", type=int, default=50, help="timed repetitions (default 50)")
+    b.add_argument("--checkpoint", help="LAM-SC checkpoint (default: the shipped one)")
+    b.add_argument("--segmenter", default="classical", help="segmenter timed separately (default classical)")
+    b.set_defaults(func=_bench)
+
+    g = groups["top"].add_parser("lam-sc", help="LAM-SC tools: write the held-out image set")
+    sub = g.add_subparsers(dest="what", metavar="WHAT")
+    g.set_defaults(func=lambda a: (g.print_help(), 2)[1])
+    w = sub.add_parser("images", help="write the held-out evaluation photographs (+ manifest.json) to a folder")
+    w.add_argument("--out", required=True, help="folder")
+    w.add_argument("--per-photo", type=int, default=16, help="images per held-out photo (default 16)")
+    w.set_defaults(func=_write_images)
