@@ -259,24 +259,27 @@ class LamScCodec:
         return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
 
     def save(self, path: str | Path, meta: dict, extra: dict | None = None) -> None:
-        """Checkpoint: format tag, model config, weights, ``meta`` (config, command, provenance)
-        and ``extra`` (the ASI's weights)."""
+        """Checkpoint: format tag, model config, weights, ``meta`` (training config, command,
+        history), ``config`` (the resolved training + model config), ``versions``, and ``extra``
+        (the ASI's weights); then the SHA-256 sidecar (``checkpoints.sign``)."""
+        from ..checkpoints import sign
         from ..provenance import provenance
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"format": "lamsc-lam-sc-1", "model_config": asdict(self.cfg),
-                    "state_dict": self.model.state_dict(), "meta": {**meta, "provenance": provenance()},
-                    **(extra or {})}, path)
+        prov = provenance()
+        ck = {"format": "lamsc-lam-sc-1", "model_config": asdict(self.cfg), "state_dict": self.model.state_dict(),
+              "meta": {**meta, "provenance": prov}, "versions": prov["versions"],
+              "config": {"train": meta.get("train_config", {}), "model": asdict(self.cfg)}, **(extra or {})}
+        torch.save(ck, path)
+        sign(path, checkpoint=ck)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "LamScCodec":
+        from ..checkpoints import load_torch
         p = Path(path) if path else DEFAULT_CHECKPOINT
         if not p.is_file():
             raise ConfigError(f"LAM-SC checkpoint not found: {p} (train one: lamsc train lam-sc)")
-        try:
-            ck = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 -- any unpickling failure is a bad checkpoint
-            raise CheckpointMismatchError(f"{p}: not a LAM-SC checkpoint ({type(err).__name__})") from err
+        ck = load_torch(p, "LAM-SC")               # SHA-256 sidecar verified, weights_only=True
         if not isinstance(ck, dict) or ck.get("format") != "lamsc-lam-sc-1":
             raise CheckpointMismatchError(f"{p}: not a LAM-SC checkpoint (format {ck.get('format') if isinstance(ck, dict) else None!r})")
         try:
