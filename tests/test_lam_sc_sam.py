@@ -93,3 +93,16 @@ def test_nms_stand_in_matches_brute_force():
     assert _nms(boxes, scores, 0.3).tolist() == ref
     cats = torch.zeros(40, dtype=torch.long)
     assert _batched_nms(boxes, scores, cats, 0.3).tolist() == ref
+
+
+def test_stand_in_does_not_leak_to_other_libraries(sa):
+    """After importing SAM, other libraries probing for torchvision see the truth."""
+    import importlib.util
+    import sys
+    try:
+        import torchvision  # noqa: F401
+        pytest.skip("a real torchvision is installed")
+    except ImportError:
+        pass
+    assert "torchvision" not in sys.modules
+    assert importlib.util.find_spec("torchvision") is None

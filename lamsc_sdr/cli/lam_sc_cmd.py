@@ -124,7 +124,7 @@ def register(groups) -> None:
     t.add_argument("--images", type=int, default=1200, help="training crops (default 1200)")
     t.add_argument("--minutes", type=float, default=18.0, help="wall-clock budget of all stages (default 18)")
     t.add_argument("--rounds", type=int, default=3, help="crossed-training rounds (default 3)")
-    t.add_argument("--rate-weight", type=float, default=0.01, help="mask-net rate penalty (default 0.01)")
+    t.add_argument("--rate-weight", type=float, default=0.05, help="mask-net rate penalty (default 0.05)")
     t.add_argument("--resume-sc", metavar="CKPT", help="keep this checkpoint's SC weights; train only the mask "
                                                        "net and the ASI")
     t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")

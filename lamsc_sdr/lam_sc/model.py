@@ -113,7 +113,7 @@ class MaskNet(nn.Module):
         return F.relu(self.pre(f))
 
 
-def hard_mask(pre, threshold: float, temperature: float = 0.1):
+def hard_mask(pre, threshold: float, temperature: float = 1.0):
     """0/1 mask ``relu(pre) > threshold`` (B, 1, s, s) float. Backward: straight-through with a
     sigmoid surrogate around the threshold, so that a position switched off (ReLU at 0) still
     receives a gradient and the mask cannot die."""

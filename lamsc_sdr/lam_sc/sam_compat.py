@@ -4,8 +4,9 @@ The ``segment-anything`` package imports four torchvision functions (``resize`` 
 ``to_pil_image`` on PIL images, ``batched_nms`` and ``box_area`` on boxes). PyPI offers no CPU
 torchvision built for this project's pinned CPU torch (the CUDA wheel fails to register its
 operators), so when ``import torchvision`` fails a minimal stand-in module providing exactly those
-four functions (PIL and torch, same semantics) is registered before the import. A real
-torchvision, where installed, is always used instead.
+four functions (PIL and torch, same semantics) is registered for the import and removed from
+``sys.modules`` right after it (other libraries probe for torchvision and must not find a fake
+one). A real torchvision, where installed, is always used instead.
 """
 from __future__ import annotations
 
@@ -70,6 +71,8 @@ def _install_stand_in() -> None:
     fn.resize, fn.to_pil_image = _resize, _to_pil_image
     tr.functional = fn
     tv.ops, tv.transforms = ops, tr
+    for m in (ops, boxes, tr, fn):
+        m.__lamsc_stand_in__ = True
     sys.modules.update({"torchvision": tv, "torchvision.ops": ops, "torchvision.ops.boxes": boxes,
                         "torchvision.transforms": tr, "torchvision.transforms.functional": fn})
 
@@ -77,13 +80,20 @@ def _install_stand_in() -> None:
 def import_segment_anything():
     """The ``segment_anything`` module (ConfigError when the package is not installed)."""
     from ..errors import ConfigError
+    stand_in = False
     try:
         import torchvision  # noqa: F401
     except ImportError:
         _install_stand_in()
+        stand_in = True
     try:
         import segment_anything
     except ImportError as err:
         raise ConfigError(f"the SAM backend needs the segment-anything package ({err}); "
                           "pip install 'segment-anything==1.0'") from err
+    finally:
+        if stand_in:          # segment_anything holds the functions now; other libraries must not see it
+            for name in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
+                if getattr(sys.modules[name], "__lamsc_stand_in__", False):
+                    del sys.modules[name]
     return segment_anything

@@ -50,7 +50,7 @@ class TrainConfig:
     crop: int = 64
     lr: float = 2e-3
     snr_range: tuple = (0.0, 20.0)
-    rate_weight: float = 0.01
+    rate_weight: float = 0.05
     max_ssim_loss: float = 0.008
     threads: int = 1
     resume_sc: str | None = None      # a checkpoint whose SC weights are kept (skips crossed training)
@@ -177,7 +177,7 @@ def calibrate_threshold(codec: LamScCodec, val_whole: np.ndarray, max_loss: floa
 
     base, base_uses = mean_ssim(False, None)
     best = {"threshold": -1.0, "ssim_loss": 0.0, "uses_ratio": 1.0}     # -1: send every position
-    for thr in (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+    for thr in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
         s, u = mean_ssim(True, thr)
         if base - s <= max_loss:
             best = {"threshold": thr, "ssim_loss": base - s, "uses_ratio": u / base_uses}
