@@ -191,7 +191,7 @@ class LMMSEEstimator(ChannelEstimator):
         self.name = name
         self._cache = _PatternCache(self._prepare)
 
-    def _prepare(self, pilots: PilotPattern):
+    def _prepare(self, pilots: PilotPattern) -> "LMMSEPlan":
         shape = pilots.grid.shape
         if self.r_t.shape[0] != shape[0] or self.r_f.shape[0] != shape[1]:
             raise ShapeError(f"{self.name}: statistics are for a {self.r_t.shape[0]} x {self.r_f.shape[0]} "
@@ -199,44 +199,70 @@ class LMMSEEstimator(ChannelEstimator):
         r = np.kron(self.r_t, self.r_f)                             # (N, N)
         t, f = pilots.pilot_index
         pidx = t * shape[1] + f
-        dm12 = np.abs(pilots.values[t, f]).astype(np.float64)       # D^-1/2 = |p|
-        s = dm12[:, None] * r[np.ix_(pidx, pidx)] * dm12[None, :]
-        lam, u = np.linalg.eigh((s + s.conj().T) / 2)
-        lam = np.clip(lam, 0.0, None)
-        b = (r[:, pidx] * dm12[None, :]) @ u                        # (N, P)
-        uh_d = (u.conj().T * dm12[None, :])                         # (P, P): U^H D^-1/2
-        floor = 1e-9 * max(float(np.real(np.trace(r))) / r.shape[0], 1e-30)
-        return (b.astype(np.complex64), uh_d.astype(np.complex64), lam,
-                (np.abs(b) ** 2), np.real(np.diag(r)), floor)
+        return lmmse_plan(r[np.ix_(pidx, pidx)], r[:, pidx], np.real(np.diag(r)),
+                          np.abs(pilots.values[t, f]), self.assumed_noise_var)
 
     def mean_only(self, y: np.ndarray, pilots: PilotPattern, noise_var) -> np.ndarray:
         """The estimate without its error variance (inputs trusted: y (B, T, F) complex64 finite,
         noise_var (B,) > 0). For callers that need only h_hat, e.g. the CGAN's conditioning bank.
         Output: (B, T, F) complex64."""
-        b, uh_d, lam, _, _, floor = self._cache.get(pilots)
-        nv = np.maximum(np.asarray(noise_var, np.float64).reshape(-1), floor)
-        hp = ls_at_pilots(y, pilots).reshape(-1, uh_d.shape[0])
-        s = self.assumed_noise_var
-        g = 1.0 / (lam[None, :] + (nv[:, None] if s is None else s))
-        return ((hp @ uh_d.T) * g.astype(np.float32) @ b.T).astype(np.complex64).reshape(y.shape)
+        plan = self._cache.get(pilots)
+        hp = ls_at_pilots(y, pilots).reshape(-1, plan.uh_d.shape[0])
+        return plan.apply(hp, np.asarray(noise_var, np.float64).reshape(-1), error=False)[0].reshape(y.shape)
 
     def estimate(self, y, pilots, noise_var):
-        b, uh_d, lam, b2, rdiag, floor = self._cache.get(pilots)
+        plan = self._cache.get(pilots)
         lead = y.shape[:-2]
         nv = _lead_noise(noise_var, lead).reshape(-1)               # (B,)
-        nv = np.maximum(nv, floor)
-        hp = ls_at_pilots(y, pilots).reshape(-1, uh_d.shape[0])     # (B, P)
-        z = hp @ uh_d.T                                             # (B, P): U^H D^-1/2 h_ls
-        s = self.assumed_noise_var
-        g = 1.0 / (lam[None, :] + (nv[:, None] if s is None else s))   # (B or 1, P)
-        h = (z * g.astype(np.float32)) @ b.T                        # (B, N)
-        if s is None:
-            shrink = g
-        else:
-            shrink = 2 * g - g ** 2 * (lam[None, :] + nv[:, None])
-        err = np.clip(rdiag[None, :] - shrink @ b2.T, 0.0, None)      # (B, N)
+        hp = ls_at_pilots(y, pilots).reshape(-1, plan.uh_d.shape[0])     # (B, P)
+        h, err = plan.apply(hp, nv)
         shape = (*lead, *pilots.grid.shape)
-        return h.astype(np.complex64).reshape(shape), err.astype(np.float32).reshape(shape)
+        return h.reshape(shape), err.reshape(shape)
+
+
+class LMMSEPlan:
+    """The LMMSE filter of one covariance, for any per-slot N0 (see :class:`LMMSEEstimator`).
+
+    Built by :func:`lmmse_plan`; ``apply(hp (B, P) complex, nv (B,)) -> (h (B, N) complex64,
+    err (B, N) float32 or None)``."""
+
+    def __init__(self, b, uh_d, lam, b2, rdiag, floor, assumed_noise_var=None):
+        self.b, self.uh_d, self.lam, self.b2, self.rdiag, self.floor = b, uh_d, lam, b2, rdiag, floor
+        self.assumed_noise_var = assumed_noise_var
+        self._bt = np.ascontiguousarray(b.T)
+        self._uh_dt = np.ascontiguousarray(uh_d.T)
+
+    def apply(self, hp: np.ndarray, nv: np.ndarray, error: bool = True):
+        nv = np.maximum(np.asarray(nv, np.float64), self.floor)
+        z = hp.astype(np.complex64, copy=False) @ self._uh_dt       # (B, P): U^H D^-1/2 h_ls
+        s = self.assumed_noise_var
+        g = 1.0 / (self.lam[None, :] + (nv[:, None] if s is None else s))   # (B or 1, P)
+        h = ((z * g.astype(np.float32)) @ self._bt).astype(np.complex64, copy=False)   # (B, N)
+        if not error:
+            return h, None
+        shrink = g if s is None else 2 * g - g ** 2 * (self.lam[None, :] + nv[:, None])
+        err = np.clip(self.rdiag[None, :] - shrink @ self.b2.T, 0.0, None)      # (B, N)
+        if err.shape[0] != h.shape[0]:
+            err = np.broadcast_to(err, h.shape)
+        return h, err.astype(np.float32)
+
+
+def lmmse_plan(r_pp: np.ndarray, r_hp: np.ndarray, rdiag: np.ndarray, pilot_abs: np.ndarray,
+               assumed_noise_var: float | None = None) -> LMMSEPlan:
+    """LMMSE plan from the pilot covariance ``r_pp (P, P)``, the element-pilot cross covariance
+    ``r_hp (N, P)``, the element variances ``rdiag (N,)`` and the pilot magnitudes ``|p| (P,)``:
+    ``W = R_hp (R_pp + N0 D)^-1`` with ``D = diag(1/|p|^2)``, through the eigendecomposition of the
+    whitened ``S = D^-1/2 R_pp D^-1/2 = U diag(lam) U^H``: ``h_hat = B diag(1/(lam + N0)) U^H D^-1/2 h_ls``,
+    ``B = R_hp D^-1/2 U``."""
+    dm12 = np.asarray(pilot_abs, np.float64)                    # D^-1/2 = |p|
+    s = dm12[:, None] * r_pp * dm12[None, :]
+    lam, u = np.linalg.eigh((s + s.conj().T) / 2)
+    lam = np.clip(lam, 0.0, None)
+    b = (r_hp * dm12[None, :]) @ u                              # (N, P)
+    uh_d = (u.conj().T * dm12[None, :])                         # (P, P): U^H D^-1/2
+    floor = 1e-9 * max(float(np.mean(rdiag)), 1e-30)
+    return LMMSEPlan(b.astype(np.complex64), uh_d.astype(np.complex64), lam, np.abs(b) ** 2,
+                     np.asarray(rdiag, np.float64), floor, assumed_noise_var)
 
 
 def robust_lmmse(grid, max_doppler_hz: float = 400.0, pre_samples: float = 3.0,
@@ -282,5 +308,5 @@ class PerfectEstimator(ChannelEstimator):
         return h, np.zeros(y.shape, np.float32)
 
 
-__all__ = ["LSEstimator", "LMMSEEstimator", "PerfectEstimator", "interpolation_matrix", "robust_lmmse",
+__all__ = ["LSEstimator", "LMMSEEstimator", "LMMSEPlan", "lmmse_plan", "PerfectEstimator", "interpolation_matrix", "robust_lmmse",
            "ls_at_pilots", "check_grid"]
