@@ -5,6 +5,8 @@ import logging
 import shlex
 import sys
 
+from ..devices import add_device_arg
+
 log = logging.getLogger(__name__)
 
 
@@ -14,6 +16,8 @@ def _train(args) -> int:
     from ..estimation.cge_train import load_cge_config, train_cge
     from .common import parse_overrides
     overrides = parse_overrides(args.set, args.seed)
+    if args.init:
+        overrides["train.init"] = args.init
     cfg = load_cge_config(args.config, overrides)
     if args.source == ["sim"]:
         source = SimSource(cfg.data, cfg.frame)
@@ -24,7 +28,7 @@ def _train(args) -> int:
     curves = args.curves or str(args.out).rsplit(".", 1)[0] + "_curves.png"
     command = "lamsc " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
     ck = train_cge(cfg, source, args.out, steps=args.steps, progress=not args.quiet, curves=curves,
-                   command=command)
+                   command=command, device=args.device)
     val = ck["validation"]
     for s, v in zip(val["snr_db"], val["nmse"]):
         import math
@@ -44,5 +48,9 @@ def register(groups) -> None:
     p.add_argument("--steps", type=int, help="training steps (default: the config's train.steps)")
     p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (atomically)")
     p.add_argument("--curves", metavar="PNG", help="loss/NMSE curves (default: OUT_curves.png)")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="fine-tune from a CGE checkpoint ('shipped' = the default one) instead of from scratch "
+                        "(= train.init)")
+    add_device_arg(p, "training")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train, argv=None)

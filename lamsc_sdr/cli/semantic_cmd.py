@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
+from ..devices import add_device_arg
 from .common import add_config_args, add_json_arg, parse_range, run_config
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def _train(args) -> int:
     cfg = run_config(args)
     out = args.out or "deepsc_europarl.pt"
     plot = args.plot or (out.rsplit(".", 1)[0] + "_loss.png")
-    summary = train_semantic(args.corpus, cfg, out, plot)
+    summary = train_semantic(args.corpus, cfg, out, plot, device=args.device)
     summary["plot"] = plot
     print(json.dumps(summary, indent=2))
     if args.json:
@@ -52,7 +53,7 @@ def _eval_text(args) -> int:
     from ..semantic.evaluate import FrameLink, GridLink, SymbolLink, evaluate_text, plot_results
 
     cfg = run_config(args)
-    codec = SemanticCodec.load(args.checkpoint or "europarl")
+    codec = SemanticCodec.load(args.checkpoint or "europarl", device=args.device)
     sentences = _read_sentences(args.sentences, args.n)
     snrs = parse_range(args.snr)
     est = args.estimator or cfg.estimator.kind
@@ -121,7 +122,8 @@ def register(groups) -> None:
     e.add_argument("--sentences", required=True, help="text file, one sentence a line")
     e.add_argument("--channel", default="awgn", help="awgn | rayleigh | a profile name (tdl-a, epa, ...)")
     e.add_argument("--snr", default="0:18:3", help="SNR range START:STOP:STEP or list (dB)")
-    e.add_argument("--estimator", choices=["perfect", "ls", "lmmse"], help="default: the config's")
+    e.add_argument("--estimator", choices=["perfect", "ls", "lmmse", "lmmse-est", "cgan"],
+                   help="default: the config's (cgan: the CGE, its checkpoint from estimator.checkpoint)")
     e.add_argument("--level", choices=["frame", "grid", "symbol"], default="frame",
                    help="frame: full OFDM frame chain (default); grid: OFDM slots + pilots + estimator, "
                         "no sync; symbol: per-symbol model")
@@ -131,6 +133,7 @@ def register(groups) -> None:
                                         "issue 3), 'lamsc' (the shipped LAM-MSC-adapted model the pipeline uses) "
                                         "or a path")
     e.add_argument("--plot", metavar="PNG", help="plot similarity/accuracy/BLEU vs SNR")
+    add_device_arg(e, "the semantic codec")
     add_config_args(e)
     add_json_arg(e)
     e.set_defaults(func=_eval_text)
@@ -154,6 +157,7 @@ def register(groups) -> None:
     t.add_argument("--mix-captions", type=float, metavar="FRACTION",
                    help="share of each batch drawn from generated caption-style text (lamsc_sdr.semantic.captions; "
                         "= semantic.train.mix_captions)")
+    add_device_arg(t, "training")
     add_config_args(t)
     add_json_arg(t)
     t.set_defaults(func=_train)

@@ -17,7 +17,7 @@ from .classical import LMMSEEstimator, LSEstimator, PerfectEstimator, interpolat
 from .config import EstimatorConfig
 from .equalize import equalize
 
-KINDS = ("ls", "lmmse", "lmmse-mismatched", "lmmse-robust", "perfect", "cgan")
+KINDS = ("ls", "lmmse", "lmmse-mismatched", "lmmse-robust", "lmmse-est", "perfect", "cgan")
 
 
 def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None = None, *,
@@ -37,8 +37,11 @@ def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None
     The LMMSE frequency statistics are widened by ``cfg.timing_uncertainty_samples`` (the residual
     timing error of a frame receiver, :func:`stats.timing_spread`); grid-level evaluation, where
     there is no timing error, sets it to 0.
+    - ``lmmse-est``: LMMSE with the power-delay profile and Doppler estimated from the pilots of
+      the slots seen so far (:mod:`.adaptive`), the CGAN's conditioning stage.
     - ``perfect``: oracle; give it the truth with ``set_truth(h)`` or ``truth=`` before each call.
-    - ``cgan``: the conditional-GAN estimator from ``cfg.checkpoint`` (None: the shipped one);
+    - ``cgan``: the conditional-GAN estimator from ``cfg.checkpoint`` (None: the shipped one), run
+      on ``cfg.backend`` (auto: ONNX Runtime on CPU) and ``cfg.device`` (auto: CUDA when present);
       raises :class:`CheckpointMismatchError` if it was trained for another grid/pilot pattern.
     """
     from . import stats
@@ -58,11 +61,14 @@ def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None
                               10 ** (-cfg.assumed_snr_db / 10), name="lmmse-mismatched")
     if cfg.kind == "lmmse-robust":
         return robust_lmmse(grid, cfg.robust_max_doppler_hz, pre_samples=u)
+    if cfg.kind == "lmmse-est":
+        from .adaptive import AdaptiveLMMSEEstimator
+        return AdaptiveLMMSEEstimator(frame.pilot_pattern)
     if cfg.kind == "perfect":
         return PerfectEstimator()
     if cfg.kind == "cgan":
         from .cgan import CGANEstimator
-        return CGANEstimator.from_checkpoint(cfg.checkpoint, frame)
+        return CGANEstimator.from_checkpoint(cfg.checkpoint, frame, backend=cfg.backend, device=cfg.device)
     raise ConfigError(f"estimator.kind: {cfg.kind!r} is not one of {list(KINDS)}")
 
 

@@ -160,7 +160,7 @@ class StatisticsTracker:
 
     ``update(hp_scaled, nv_scaled)`` adds slots (LS pilots divided by the slot's channel rms, and
     their noise variance in the same scale); ``plan()`` returns the current LMMSE plan (refitted on
-    the first call and whenever ``refresh_slots`` slots arrived since the last fit). ``memory_slots``:
+    the first call, when the slots seen doubled, and every ``refresh_slots`` new slots). ``memory_slots``:
     the effective window of the exponential forgetting. ``prior_slots``: weight of the flat prior
     (uniform PDP over the cyclic prefix), in slots, in the blend with the fitted PDP."""
 
@@ -178,6 +178,7 @@ class StatisticsTracker:
         self.n = 0.0
         self.noise_sum = 0.0
         self.since = 0
+        self.seen = 0
         self._plan = None
         self.params = {"fd": 300.0, "fo": 0.0}
 
@@ -195,7 +196,11 @@ class StatisticsTracker:
         self.since += b
 
     def plan(self):
-        if self._plan is None or self.since >= self.refresh:
+        """The LMMSE plan, refitted when ``refresh_slots`` slots arrived since the last fit, or when
+        the slots seen have doubled since it (early on, the statistics sharpen fast)."""
+        seen = self.seen + self.since
+        if self._plan is None or self.since >= self.refresh or (self.since and seen >= 2 * self.seen):
+            self.seen = seen
             self._refit()
         return self._plan
 

@@ -150,7 +150,10 @@ class CaptureSource:
         out = []
         for p in map(Path, paths):
             if p.is_dir():
-                out += sorted(p.glob("*.sigmf-meta"))
+                metas = sorted(p.glob("*.sigmf-meta"))
+                refs = {_reference_name(m) for m in metas} - {None}
+                # a folder holds captures and the transmitted references they name: train on the former
+                out += [m for m in metas if m.name[:-len(".sigmf-meta")] not in refs]
             elif p.exists() or p.with_name(p.name + ".sigmf-meta").exists():
                 out.append(p)
             else:
@@ -166,6 +169,26 @@ class CaptureSource:
     def sample(self, n: int, rng: np.random.Generator, snr_db=None, profile=None):
         idx = rng.integers(0, self.y.shape[0], size=n)
         return self.y[idx], self.h[idx], self.snr_db[idx]
+
+
+def demod_response(x_rx: np.ndarray, frame: FrameConfig) -> np.ndarray:
+    """What the frame receiver's own sync put on the clean reference (its timing ramp and CFO
+    phase, a unit-magnitude "channel"), estimated from the reference's pilots against their known
+    values by a robust LMMSE at negligible noise. x_rx (S, T, F) -> (S, T, F) complex64."""
+    from .classical import robust_lmmse
+    est = robust_lmmse(frame.grid, 300.0, pre_samples=4.0)
+    g, _ = est(x_rx, frame.pilot_pattern, 1e-4)
+    return np.where(np.abs(g) > 1e-3, g, 1.0).astype(np.complex64)
+
+
+def _reference_name(meta: Path) -> str | None:
+    """The ``lamsc:reference`` base name a SigMF meta file names (None if none or unreadable)."""
+    import json
+    try:
+        ref = json.loads(meta.read_text()).get("global", {}).get("lamsc:reference")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(ref).name if isinstance(ref, str) else None
 
 
 def extract_capture(path, frame: FrameConfig):
@@ -195,6 +218,7 @@ def extract_capture(path, frame: FrameConfig):
             continue
         y = np.asarray(f.grid, np.complex64).reshape(-1, *frame.grid.shape)
         x = np.asarray(t.grid, np.complex64).reshape(-1, *frame.grid.shape)
+        x = x / demod_response(x, frame)          # the reference as sent, not as the receiver saw it
         h = reference_channel(y, x)
         # the receiver's SNR is signal (channel power) over noise; the sources' convention is
         # N0 = 10**(-snr/10) in the grid's own scale, so fold the channel power in

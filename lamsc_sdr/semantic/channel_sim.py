@@ -30,11 +30,13 @@ def torch_channel(x, snr_db, fading, csi_c, gen):
     import torch
 
     B, T, k, _ = x.shape
+    dev = x.device                      # draws come from the CPU generator (same numbers on any device)
+    snr_db, fading, csi_c = snr_db.to(dev), fading.to(dev), csi_c.to(dev)
     n0 = (10.0 ** (-snr_db / 10.0))[:, None, None]                         # (B, 1, 1)
-    noise = torch.randn(B, T, k, 2, generator=gen) * (n0[..., None] / 2).sqrt()
+    noise = torch.randn(B, T, k, 2, generator=gen).to(dev) * (n0[..., None] / 2).sqrt()
     # fading branch (computed for all, selected per sentence)
-    h = torch.randn(B, T, k, 2, generator=gen) * 0.5 ** 0.5                # CN(0, 1)
-    e = torch.randn(B, T, k, 2, generator=gen) * (csi_c[:, None, None, None] * n0[..., None] / 2).sqrt()
+    h = torch.randn(B, T, k, 2, generator=gen).to(dev) * 0.5 ** 0.5        # CN(0, 1)
+    e = torch.randn(B, T, k, 2, generator=gen).to(dev) * (csi_c[:, None, None, None] * n0[..., None] / 2).sqrt()
     hc = torch.complex(h[..., 0], h[..., 1])
     hh = hc + torch.complex(e[..., 0], e[..., 1])                          # (B, T, k) estimate
     xc = torch.complex(x[..., 0], x[..., 1])

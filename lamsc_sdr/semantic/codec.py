@@ -48,16 +48,20 @@ class SemanticCodec:
     ``meta`` (checkpoint provenance: corpus hash, training log, versions).
     """
 
-    def __init__(self, model, tokenizer, config: SemanticConfig, meta: dict | None = None):
-        self.model = model.eval()
+    def __init__(self, model, tokenizer, config: SemanticConfig, meta: dict | None = None, device: str = "cpu"):
+        from ..devices import resolve_device
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
         self.tokenizer = tokenizer
         self.config = config
         self.meta = meta or {}
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def load(cls, path: str | Path | None = None, expected: SemanticConfig | None = None) -> "SemanticCodec":
-        """Load a checkpoint with ``torch.load(weights_only=True)``.
+    def load(cls, path: str | Path | None = None, expected: SemanticConfig | None = None,
+             device: str = "cpu") -> "SemanticCodec":
+        """Load a checkpoint with ``torch.load(weights_only=True, map_location="cpu")`` and move the
+        model to ``device`` (auto: CUDA when present | cpu | cuda).
 
         ``path``: ``None`` or ``"europarl"`` -- the shipped Europarl checkpoint (issue 3);
         ``"lamsc"`` -- the shipped checkpoint adapted to LAM-MSC media descriptions; else a path.
@@ -106,7 +110,7 @@ class SemanticCodec:
         meta = {k: ck.get(k) for k in ("corpus", "training_log", "versions", "run_config", "wall_time_s",
                                        "tokenizer_sha")}
         meta["path"] = str(path)
-        return cls(model, tok, cfg, meta)
+        return cls(model, tok, cfg, meta, device=device)
 
     # ---------------------------------------------------------------- sizes
     @property
@@ -214,7 +218,7 @@ class SemanticCodec:
         if nonempty:
             ids, mask = pad_batch([seqs[i] for i in nonempty], self.tokenizer.pad_id)   # (B, T)
             with torch.inference_mode():
-                x = self.model.encode(ids, mask).numpy()                                # (B, T, k, 2)
+                x = self.model.encode(ids.to(self.device), mask.to(self.device)).float().cpu().numpy()  # (B, T, k, 2)
             xc = (x[..., 0] + 1j * x[..., 1]).astype(np.complex64)                      # (B, T, k)
             for b, i in enumerate(nonempty):
                 out[i] = _interleave(xc[b, :len(seqs[i])], k)
@@ -269,8 +273,10 @@ class SemanticCodec:
             nv[b, :n] = np.maximum(nvs[i], 1e-9)
             mask[b, :n] = True
         with torch.inference_mode():
-            logits = self.model.decode(torch.from_numpy(y), torch.from_numpy(nv), torch.from_numpy(mask))
-            pred = logits.argmax(-1).numpy()                                    # (B, T)
+            d = self.device
+            logits = self.model.decode(torch.from_numpy(y).to(d), torch.from_numpy(nv).to(d),
+                                       torch.from_numpy(mask).to(d))
+            pred = logits.argmax(-1).cpu().numpy()                              # (B, T)
         for b, i in enumerate(idx):
             out[i] = self.tokenizer.decode(pred[b, :ys[i].shape[0]])
         return out

@@ -125,10 +125,12 @@ def evaluate_tokens(model, seqs, pad_id, snr_db, fading, csi_c, gen) -> float:
     import torch
     from .channel_sim import torch_channel
     model.eval()
+    dev = next(model.parameters()).device
     correct = total = 0
     with torch.no_grad():
         for i in range(0, len(seqs), 128):
             ids, mask = pad_batch(seqs[i:i + 128], pad_id)
+            ids, mask = ids.to(dev), mask.to(dev)
             B = ids.shape[0]
             x = model.encode(ids, mask)
             y, nv = torch_channel(x, torch.full((B,), float(snr_db)), torch.full((B,), fading),
@@ -140,8 +142,10 @@ def evaluate_tokens(model, seqs, pad_id, snr_db, fading, csi_c, gen) -> float:
     return correct / max(1, total)
 
 
-def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Path | None = None) -> dict:
+def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Path | None = None,
+                   device: str = "auto") -> dict:
     """Train the codec on ``corpus`` with ``run_cfg.semantic``; writes checkpoint ``out`` (+ loss plot).
+    ``device``: auto (CUDA when present) | cpu | cuda; the checkpoint holds CPU tensors either way.
 
     Returns a summary dict (final held-out token accuracies, wall time, paths).
     """
@@ -152,6 +156,8 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
     from .model import DeepSC, Mine
     from .tokenizer import train_tokenizer
 
+    from ..devices import resolve_device
+    dev = resolve_device(device)
     cfg: SemanticConfig = run_cfg.semantic
     tc = cfg.train
     seed = int(run_cfg.seed)
@@ -220,6 +226,7 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
         lengths = np.array([len(s) for s in seqs])
     extra = {"init": init_info, "captions": captions_info}
     mine = Mine(tc.mine_hidden)
+    model.to(dev), mine.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     mine_opt = torch.optim.Adam(mine.parameters(), lr=tc.mine_lr)
     sem_params, ch_params = list(model.semantic_parameters()), list(model.channel_parameters())
@@ -239,6 +246,7 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
         for g in opt.param_groups:
             g["lr"] = _lr(step, tc.steps, tc.warmup_steps, tc.lr)
         ids, mask = pad_batch([seqs[i] for i in next(batches)], tok.pad_id)       # (B, T)
+        ids, mask = ids.to(dev), mask.to(dev)
         B = ids.shape[0]
         snr = tc.snr_db_min + (tc.snr_db_max - tc.snr_db_min) * torch.rand(B, generator=gen)
         fading = torch.rand(B, generator=gen) < tc.fading_fraction
@@ -250,7 +258,7 @@ def train_semantic(corpus: str | Path, run_cfg, out: str | Path, plot: str | Pat
         # MINE on the valid symbol pairs (x, shrunk received symbol)
         xs = x[mask].reshape(-1, 2)                                   # (N, 2)
         ys = (y / (1.0 + nv)[..., None])[mask].reshape(-1, 2)         # (N, 2)
-        perm = torch.randperm(xs.shape[0], generator=gen)
+        perm = torch.randperm(xs.shape[0], generator=gen).to(dev)
         mi = mine.lower_bound(xs.detach(), ys.detach(), perm)
         mine_opt.zero_grad(set_to_none=True)
         (-mi).backward()
@@ -324,7 +332,7 @@ def _checkpoint(model, model_cfg, tok, run_cfg, corpus, corpus_sha, sentences, t
         "model_config": model_cfg.model_dict(),
         "tokenizer_json": tok.json,
         "tokenizer_sha": tok.digest,
-        "state_dict": {k: v.detach().to(torch.float16) if v.is_floating_point() else v
+        "state_dict": {k: v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.cpu()
                        for k, v in model.state_dict().items()},
         "run_config": run_cfg.to_dict(),
         "corpus": {"path": str(corpus), "sha256": corpus_sha, "n_sentences": len(sentences),
