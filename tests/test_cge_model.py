@@ -211,9 +211,17 @@ def test_fast_path_agrees_with_pytorch(rng):
     pytest.importorskip("onnxruntime")
     fr = FrameConfig()
     pp = fr.pilot_pattern
-    fast = make_estimator(EstimatorConfig(kind="cgan"), fr)
-    ref = make_estimator(EstimatorConfig(kind="cgan", backend="torch", device="cpu"), fr)
+    from lamsc_sdr.estimation.cgan import CGANEstimator, load_checkpoint
+    ck = load_checkpoint(DEFAULT_CHECKPOINT)
+    # an arbitrary generator (the shipped output layer may be near zero): perturb every weight
+    g = torch.Generator().manual_seed(0)
+    ck["generator"] = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+                       for k, v in ck["generator"].items()}
+    ck.pop("onnx", None)                                          # exported from these weights
+    fast = CGANEstimator(ck, pp, backend="auto", device="cpu")
+    ref = CGANEstimator(ck, pp, backend="torch", device="cpu")
     assert fast.backend == "onnx" and ref.backend == "torch"
+    assert make_estimator(EstimatorConfig(kind="cgan"), fr).backend == "onnx"   # the receiver's default
     h = stats.grid_channel("eva", fr.grid, 200, rng)
     for snr in (0.0, 15.0, 30.0):
         y, _ = transmit_grid(h, pp, snr, rng)

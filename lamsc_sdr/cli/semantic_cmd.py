@@ -56,28 +56,41 @@ def _eval_text(args) -> int:
     codec = SemanticCodec.load(args.checkpoint or "europarl", device=args.device)
     sentences = _read_sentences(args.sentences, args.n)
     snrs = parse_range(args.snr)
-    est = args.estimator or cfg.estimator.kind
-    if args.level == "symbol":
-        link = SymbolLink(args.channel, est)
-    elif args.level == "grid":
-        link = GridLink(cfg.frame, args.channel, est)
-    else:
-        link = FrameLink(cfg.frame, args.channel, est)
-    rng = np.random.default_rng(cfg.seed)
-    rows = evaluate_text(codec, sentences, link, snrs, rng, threshold=args.threshold)
+    ests = [e.strip() for e in (args.estimator or cfg.estimator.kind).split(",") if e.strip()]
+    allowed = ("perfect", "ls", "lmmse") if args.level == "symbol" else _TEXT_ESTIMATORS
+    bad = [e for e in ests if e not in allowed]
+    if bad:
+        from ..errors import ConfigError
+        raise ConfigError(f"--estimator: {bad[0]!r} is not one of {list(allowed)} (--level {args.level})")
+    rows = []
+    for est in ests:                     # one process, one codec and embedder: estimators side by side
+        if args.level == "symbol":
+            link = SymbolLink(args.channel, est)
+        elif args.level == "grid":
+            link = GridLink(cfg.frame, args.channel, est)
+        else:
+            link = FrameLink(cfg.frame, args.channel, est)
+        rng = np.random.default_rng(cfg.seed)
+        rows += [{**r, "estimator": est} for r in evaluate_text(codec, sentences, link, snrs, rng,
+                                                                  threshold=args.threshold)]
+    est = ",".join(ests)
     payload = {"results": rows, "level": args.level, "channel": args.channel, "estimator": est,
                "n_sentences": len(sentences), "sentences": args.sentences, "threshold": args.threshold,
                "checkpoint": codec.meta.get("path"), "symbols_per_token": codec.symbols_per_token,
                "bleu_note": "sentence BLEU on lowercased words, averaged; semantic output is lowercased"}
     for r in rows:
-        print(f"{r['system']:>22s} {r['snr_db']:5.1f} dB  sim {r['similarity']:.3f}  acc {r['accuracy']:.3f}  "
+        tag = f"{r['system']}[{r['estimator']}]" if len(ests) > 1 else r["system"]
+        print(f"{tag:>30s} {r['snr_db']:5.1f} dB  sim {r['similarity']:.3f}  acc {r['accuracy']:.3f}  "
               f"BLEU-1 {r['bleu1']:.3f}  BLEU-4 {r['bleu4']:.3f}  uses {r['channel_uses']:.0f}")
     if args.json:
         write_json(args.json, payload, cfg)
     if args.plot:
-        plot_results(rows, args.plot, f"{len(sentences)} sentences, {args.channel}, {est} estimator, "
-                                      f"{args.level} level")
+        plot_results([r for r in rows if r["estimator"] == ests[0]], args.plot,
+                     f"{len(sentences)} sentences, {args.channel}, {ests[0]} estimator, {args.level} level")
     return 0
+
+
+_TEXT_ESTIMATORS = ("perfect", "ls", "lmmse", "lmmse-est", "cgan")
 
 
 def _bench(args) -> int:
@@ -122,8 +135,9 @@ def register(groups) -> None:
     e.add_argument("--sentences", required=True, help="text file, one sentence a line")
     e.add_argument("--channel", default="awgn", help="awgn | rayleigh | a profile name (tdl-a, epa, ...)")
     e.add_argument("--snr", default="0:18:3", help="SNR range START:STOP:STEP or list (dB)")
-    e.add_argument("--estimator", choices=["perfect", "ls", "lmmse", "lmmse-est", "cgan"],
-                   help="default: the config's (cgan: the CGE, its checkpoint from estimator.checkpoint)")
+    e.add_argument("--estimator", metavar="EST[,EST...]",
+                   help="perfect | ls | lmmse | lmmse-est | cgan, or a comma list evaluated side by side "
+                        "(default: the config's estimator.kind)")
     e.add_argument("--level", choices=["frame", "grid", "symbol"], default="frame",
                    help="frame: full OFDM frame chain (default); grid: OFDM slots + pilots + estimator, "
                         "no sync; symbol: per-symbol model")
