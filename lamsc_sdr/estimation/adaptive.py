@@ -160,14 +160,16 @@ class StatisticsTracker:
 
     ``update(hp_scaled, nv_scaled)`` adds slots (LS pilots divided by the slot's channel rms, and
     their noise variance in the same scale); ``plan()`` returns the current LMMSE plan (refitted on
-    the first call, when the slots seen doubled, and every ``refresh_slots`` new slots). ``memory_slots``:
+    the first call, when the slots seen doubled, when the SNR moved by ``refresh_snr_db``, and every
+    ``refresh_slots`` new slots). ``memory_slots``:
     the effective window of the exponential forgetting. ``prior_slots``: weight of the flat prior
     (uniform PDP over the cyclic prefix), in slots, in the blend with the fitted PDP."""
 
-    def __init__(self, fit: SeparableFit, memory_slots: float = 4000.0, refresh_slots: int = 2048,
-                 prior_slots: float = 8.0, min_power: float = 1e-3):
+    def __init__(self, fit: SeparableFit, memory_slots: float = 4000.0, refresh_slots: int = 1024,
+                 prior_slots: float = 8.0, min_power: float = 1e-3, refresh_snr_db: float = 3.0):
         self.fitter = fit
         self.min_power = min_power
+        self.refresh_snr_db = refresh_snr_db
         self.memory, self.refresh, self.prior_slots = memory_slots, refresh_slots, prior_slots
         self.reset()
 
@@ -179,6 +181,7 @@ class StatisticsTracker:
         self.noise_sum = 0.0
         self.since = 0
         self.seen = 0
+        self.level_db = self.fit_level_db = 0.0
         self._plan = None
         self.params = {"fd": 300.0, "fo": 0.0}
 
@@ -194,13 +197,18 @@ class StatisticsTracker:
         self.noise_sum = decay * self.noise_sum + float(np.sum(w * nv))
         self.n = decay * self.n + float(np.sum(w))
         self.since += b
+        self.level_db = float(-10 * np.log10(np.mean(nv) + 1e-12))            # this batch's SNR
 
     def plan(self):
-        """The LMMSE plan, refitted when ``refresh_slots`` slots arrived since the last fit, or when
-        the slots seen have doubled since it (early on, the statistics sharpen fast)."""
+        """The LMMSE plan, refitted when ``refresh_slots`` slots arrived since the last fit, when the
+        slots seen have doubled since it (early on, the statistics sharpen fast), or when the link's
+        SNR moved by more than ``refresh_snr_db`` (what the fit must resolve grows with the SNR: a
+        path 25 dB down matters at 30 dB, not at 5 dB)."""
         seen = self.seen + self.since
-        if self._plan is None or self.since >= self.refresh or (self.since and seen >= 2 * self.seen):
+        moved = abs(self.level_db - self.fit_level_db) > self.refresh_snr_db
+        if self._plan is None or (self.since and (self.since >= self.refresh or seen >= 2 * self.seen or moved)):
             self.seen = seen
+            self.fit_level_db = self.level_db
             self._refit()
         return self._plan
 
