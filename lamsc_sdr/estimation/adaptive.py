@@ -182,6 +182,7 @@ class StatisticsTracker:
         self.since = 0
         self.seen = 0
         self.level_db = self.fit_level_db = 0.0
+        self._nv_avg = None
         self._plan = None
         self.params = {"fd": 300.0, "fo": 0.0}
 
@@ -197,7 +198,11 @@ class StatisticsTracker:
         self.noise_sum = decay * self.noise_sum + float(np.sum(w * nv))
         self.n = decay * self.n + float(np.sum(w))
         self.since += b
-        self.level_db = float(-10 * np.log10(np.mean(nv) + 1e-12))            # this batch's SNR
+        # the link's recent SNR: noise level averaged over the last ~256 slots (one slot in a fade
+        # must not trigger a refit)
+        a = float(np.exp(-b / 256.0))
+        self._nv_avg = float(np.mean(nv)) if self._nv_avg is None else a * self._nv_avg + (1 - a) * float(np.mean(nv))
+        self.level_db = float(-10 * np.log10(self._nv_avg + 1e-12))
 
     def plan(self):
         """The LMMSE plan, refitted when ``refresh_slots`` slots arrived since the last fit, when the
