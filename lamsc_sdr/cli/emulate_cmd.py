@@ -24,9 +24,14 @@ def _emulate(args: argparse.Namespace) -> int:
         ppm = _floats(args.ppm, "--ppm")
         if len(ppm) == 1 and args.devices > 1:
             raise ConfigError(f"--ppm: give one crystal error per device ({args.devices} devices)")
+    leak = args.lo_leakage.strip().lower()
+    try:
+        leak_dbc = None if leak == "off" else float(leak)
+    except ValueError as err:
+        raise ConfigError(f"--lo-leakage: expected dBc (e.g. -50) or 'off', got {args.lo_leakage!r}") from err
     cfg = EmulatorConfig(devices=args.devices, port=args.port, ppm=ppm, model=args.model, channel=args.channel,
                          snr_db=args.snr, path_loss_db=args.path_loss, delay_spread_ns=args.delay_spread,
-                         seed=args.seed)
+                         lo_leakage_dbc=leak_dbc, seed=args.seed)
     stop = threading.Event()
 
     def _handler(signum, frame):
@@ -75,6 +80,28 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frames(args: argparse.Namespace) -> int:
+    from ..emulator.bench import frames_through_pyadi
+    from ..provenance import write_json
+    ppm = _floats(args.ppm, "--ppm")
+    if len(ppm) != 2:
+        raise ConfigError("--ppm: give the two crystal errors, e.g. --ppm=12,-7")
+    leak = None if args.lo_leakage.strip().lower() == "off" else float(_floats(args.lo_leakage, "--lo-leakage")[0])
+    res = frames_through_pyadi(args.frames, args.rate * 1e6, snr_db=args.snr, ppm=ppm, seed=args.seed,
+                               lo_leakage_dbc=leak, tx_gain=args.tx_gain)
+    ci = res["loss"]
+    print(f"{res['frames_sent']} frames at {res['rate_msps']} Msps through pyadi-iio, two emulated Plutos "
+          f"(ppm {ppm[0]:+g}/{ppm[1]:+g}): {res['frames_ok']} decoded, {res['frames_lost']} lost "
+          f"(loss {ci['rate']:.4f}, 95% CI {ci['ci_low']:.4f}-{ci['ci_high']:.4f}); RX overflows "
+          f"{res['overflows']}, samples lost {res['lost_samples']}; capture {res['capture_s']:.2f} s; "
+          f"LO leakage {args.lo_leakage} dBc, TX gain {args.tx_gain} dB")
+    if args.json:
+        write_json(args.json, res, {"frames": args.frames, "rate_msps": args.rate, "snr_db": args.snr,
+                                    "ppm": list(ppm), "seed": args.seed, "lo_leakage": args.lo_leakage,
+                                    "tx_gain": args.tx_gain})
+    return 0 if res["frames_lost"] == 0 else 3
+
+
 def register(groups) -> None:
     top = groups["top"]
     p = top.add_parser("emulate", help="serve emulated devices on 127.0.0.1 (libiio network protocol)")
@@ -94,6 +121,9 @@ def register(groups) -> None:
                    help="SNR at the RX input of a 0 dBFS TX waveform at 0 dB TX attenuation (default 60)")
     q.add_argument("--path-loss", type=float, default=50.0, metavar="DB", help="DAC to RX input (default 50)")
     q.add_argument("--delay-spread", type=float, default=100.0, metavar="NS", help="TDL delay spread (default 100)")
+    q.add_argument("--lo-leakage", default="-50", metavar="DBC",
+                   help="TX LO leakage at 0 dB attenuation, dBc of full scale (rises 18 dB by 40 dB "
+                        "attenuation); 'off' for none (default -50)")
     q.add_argument("--seed", type=int, default=0, help="seed of the emulated air and crystal errors (default 0)")
     q.set_defaults(func=_emulate)
 
@@ -108,3 +138,15 @@ def register(groups) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed of the emulated air (default 0)")
     b.add_argument("--json", metavar="PATH", help="write machine-readable results here")
     b.set_defaults(func=_bench)
+
+    f = groups["bench"].add_parser("emulator-frames", help="frames of the PHY through pyadi-iio and two "
+                                                          "emulated Plutos in real time: frames lost")
+    f.add_argument("--frames", type=int, default=1000, help="frames to capture (default 1000)")
+    f.add_argument("--rate", type=float, default=2.0, help="sample rate in Msps (default 2)")
+    f.add_argument("--snr", type=float, default=45.0, help="emulator --snr (default 45)")
+    f.add_argument("--ppm", default="12,-7", help="the two crystal errors (default 12,-7)")
+    f.add_argument("--lo-leakage", default="-50", metavar="DBC", help="as for emulate pluto ('off': none)")
+    f.add_argument("--tx-gain", type=float, default=-5.0, help="TX hardwaregain in dB (default -5)")
+    f.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    f.add_argument("--json", metavar="PATH", help="write machine-readable results here")
+    f.set_defaults(func=_frames)

@@ -1,7 +1,7 @@
 """The air between emulated Plutos: what each receiver's antenna port sees, in real time.
 
 Every device transmits into one shared medium: the waveform its TX DMA plays (cyclic or a queue
-of blocks, see :mod:`.dma`) or its DDS tones, plus the leakage of its TX LO. A receiver hears
+of blocks, see :mod:`.dma`) or its DDS tones, plus the leakage of its TX LO (:func:`lo_leakage_dbc`). A receiver hears
 each transmitter through a link: the project's channel model (:mod:`lamsc_sdr.channel`: a
 static realization of the configured tapped-delay-line profile, drawn once per link and seed),
 a path loss, and the carrier offset between the two LOs as the two crystals really make it
@@ -24,7 +24,16 @@ import numpy as np
 
 from ..channel import ChannelConfig, complex_noise, draw_path_gains, get_profile, sinc_interpolator
 
-LO_LEAKAGE_DBC = -50.0          # TX LO leakage relative to a full-scale TX carrier (AD9361, calibrated)
+LO_LEAKAGE_DBC = -50.0          # TX LO leakage relative to a full-scale carrier at 0 dB attenuation ...
+LO_LEAKAGE_DBC_40DB = -32.0     # ... and at 40 dB attenuation (the AD9361 data sheet's carrier leakage)
+
+
+def lo_leakage_dbc(atten_db: float, at_0db: float = LO_LEAKAGE_DBC) -> float:
+    """TX LO leakage relative to a full-scale carrier at this attenuation: it does not fall with the
+    attenuation as fast as the signal does (+18 dB from 0 to 40 dB attenuation, the data sheet's
+    slope); ``at_0db`` is the level at 0 dB attenuation."""
+    a = min(max(atten_db, 0.0), 89.75)
+    return at_0db + (LO_LEAKAGE_DBC_40DB - LO_LEAKAGE_DBC) * min(a, 40.0) / 40.0
 DC_TRACKING_SUPPRESSION_DB = 20.0
 
 
@@ -75,11 +84,12 @@ class Air:
     times ``t0 + i / fs``. Thread-safe (a lock guards the link cache)."""
 
     def __init__(self, channel: ChannelConfig | None = None, path_loss_db: float = 50.0, snr_db: float = 60.0,
-                 seed: int = 0):
+                 seed: int = 0, lo_leakage: float | None = LO_LEAKAGE_DBC):
         self.channel = channel or ChannelConfig(model="awgn", snr_db=math.inf)
         self.path_loss_db = float(path_loss_db)
         self.snr_db = float(snr_db)
         self.seed = int(seed)
+        self.lo_leakage = lo_leakage          # dBc at 0 dB TX attenuation; None: no leakage
         self.devices: list = []
         self._links: dict[tuple[int, int, float], Link] = {}
         self._phasors: dict[tuple[int, float, float], np.ndarray] = {}
@@ -137,8 +147,9 @@ class Air:
             elif src is not None:
                 src *= lk.taps[0]
             leak = 0.0
-            if abs(cfo) < half_band:
-                leak = 10.0 ** (LO_LEAKAGE_DBC / 20.0) * abs(complex(lk.taps.sum()))
+            if abs(cfo) < half_band and self.lo_leakage is not None:
+                leak = 10.0 ** (lo_leakage_dbc(tx.phy.tx_atten_mdb / 1000.0, self.lo_leakage) / 20.0) \
+                    * abs(complex(lk.taps.sum()))
                 if tx is rx and abs(cfo) < 1e3 and rx.phy.bb_dc_tracking:
                     leak *= 10.0 ** (-DC_TRACKING_SUPPRESSION_DB / 20.0)
             if src is None and not leak:

@@ -25,15 +25,17 @@ class EmulatorProcess:
     """Runs ``lamsc emulate pluto`` with these options in a child process (``port=0``: free ports).
 
     Keywords: ``devices``, ``port``, ``ppm`` (list), ``model``, ``channel``, ``snr_db``,
-    ``path_loss_db``, ``seed``. After ``start()``: ``uris``, ``uri``, ``pid``; ``stop()`` sends
+    ``path_loss_db``, ``seed``, ``lo_leakage_dbc`` (None: off). After ``start()``: ``uris``, ``uri``, ``pid``; ``stop()`` sends
     SIGTERM and returns the child's exit code; ``output`` holds what it printed.
     """
 
     def __init__(self, devices: int = 1, port: int = 0, ppm=None, model: str = "ad9363a", channel: str = "awgn",
-                 snr_db: float = 60.0, path_loss_db: float = 50.0, seed: int = 0, timeout: float = 30.0):
+                 snr_db: float = 60.0, path_loss_db: float = 50.0, seed: int = 0, timeout: float = 30.0,
+                 lo_leakage_dbc: float | None = -50.0):
         self.args = [sys.executable, "-m", "lamsc_sdr.cli", "emulate", "pluto", "--port", str(port),
                      "--devices", str(devices), "--model", model, "--channel", channel, "--snr", str(snr_db),
-                     "--path-loss", str(path_loss_db), "--seed", str(seed)]
+                     "--path-loss", str(path_loss_db), "--seed", str(seed),
+                     "--lo-leakage=" + ("off" if lo_leakage_dbc is None else str(float(lo_leakage_dbc)))]
         if ppm is not None:
             self.args += ["--ppm", ",".join(str(float(p)) for p in ppm)]
         self.timeout = float(timeout)

@@ -45,7 +45,8 @@ class EmulatorConfig:
     """What to emulate. ``ppm``: one crystal error per device (None: drawn from N(0, 10 ppm),
     clipped to +-25, with ``seed``); ``channel``: a profile of :mod:`lamsc_sdr.channel` for every
     link; ``snr_db``: SNR at the RX input of a 0 dBFS TX waveform at 0 dB TX attenuation;
-    ``path_loss_db``: DAC to RX input."""
+    ``path_loss_db``: DAC to RX input; ``lo_leakage_dbc``: TX LO leakage at 0 dB attenuation
+    relative to a full-scale carrier (None: off)."""
 
     devices: int = 1
     port: int = DEFAULT_PORT
@@ -55,6 +56,7 @@ class EmulatorConfig:
     snr_db: float = 60.0
     path_loss_db: float = 50.0
     delay_spread_ns: float = 100.0
+    lo_leakage_dbc: float | None = -50.0
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -73,6 +75,8 @@ class EmulatorConfig:
                     raise ConfigError(f"emulator.ppm: {p} is not a crystal error within +-200 ppm")
         if not math.isfinite(self.snr_db) or not math.isfinite(self.path_loss_db):
             raise ConfigError("emulator.snr_db and emulator.path_loss_db must be finite")
+        if self.lo_leakage_dbc is not None and not -200 <= self.lo_leakage_dbc <= 0:
+            raise ConfigError(f"emulator.lo_leakage_dbc: must be in -200..0 dBc or None, got {self.lo_leakage_dbc}")
         ChannelConfig(model=self.channel, snr_db=math.inf, delay_spread_ns=self.delay_spread_ns)
 
     def ppms(self) -> list[float]:
@@ -161,7 +165,8 @@ class PlutoEmulator:
     def start(self) -> "PlutoEmulator":
         cfg = self.config
         chan = ChannelConfig(model=cfg.channel, snr_db=math.inf, delay_spread_ns=cfg.delay_spread_ns)
-        self.air = Air(chan, path_loss_db=cfg.path_loss_db, snr_db=cfg.snr_db, seed=cfg.seed)
+        self.air = Air(chan, path_loss_db=cfg.path_loss_db, snr_db=cfg.snr_db, seed=cfg.seed,
+                       lo_leakage=cfg.lo_leakage_dbc)
         for i, ppm in enumerate(cfg.ppms()):
             dev = EmulatedPluto(i, self.air, model=cfg.model, ppm=ppm, seed=cfg.seed)
             self.air.attach(dev)
