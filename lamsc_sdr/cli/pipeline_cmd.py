@@ -52,7 +52,8 @@ def _experiment(args) -> int:
     # sweeps measure the channel); --llm, --config or --set kb.llm=... choose another.
     cfg = _config(args, extra_base={"kb": {"llm": "rules"}})
     return run_experiment(args.name, cfg, size=args.size, json_path=args.json, plot_path=args.plot,
-                          explicit_config=True)
+                          explicit_config=True, workers=args.workers, ray_address=args.ray_address,
+                          limit=args.limit, out_dir=args.out_dir)
 
 
 def register(groups) -> None:
@@ -72,14 +73,21 @@ def register(groups) -> None:
     b.add_argument("--llm", help="LLM backend for the LKB (default: the config's)")
     b.set_defaults(func=_bench)
 
-    e = groups["top"].add_parser("experiment", help="the paper's experiments: fig4, fig5, ablation, compression")
-    e.add_argument("name", choices=["fig4", "fig5", "ablation", "compression", "m4sc"],
-                   help="fig4: accuracy vs SNR; fig5: vs threshold; ablation: without LKB/CGE; compression: sizes; "
+    e = groups["top"].add_parser("experiment", help="the paper's experiments: fig4, fig5, ablation, compression, "
+                                                     "contenders (Fig. 5 of the journal version), m4sc")
+    e.add_argument("name", choices=["fig4", "fig5", "ablation", "compression", "contenders", "m4sc"],
+                   help="fig4: accuracy vs SNR; fig5: vs threshold; ablation: without LKB/CGE, plain CGAN; "
+                        "compression: vs JPEG/Opus/H.264 over the same PHY; contenders: at equal air time; "
                         "m4sc: shared vs unicast for many users (docs/M4SC.md)")
     add_config_args(e)
     add_json_arg(e)
     e.add_argument("--plot", metavar="PNG", help="write the figure here")
-    e.add_argument("--size", choices=["small", "full"], default="small", help="CI-sized or full run")
+    e.add_argument("--size", choices=["small", "full"], default="small",
+                   help="evaluation set (`lamsc evalset build`): small (CI) or full (>= 50 images, 50 speech, 20 clips)")
+    e.add_argument("--limit", type=int, help="at most this many items per modality (n is reported)")
+    e.add_argument("--out-dir", default="out/experiments", help="outputs and the item cache (default %(default)s)")
+    from ..experiments.runner import add_scale_args
+    add_scale_args(e)
     e.add_argument("--llm", help="LLM backend for the LKB (default: rules for speed in experiments)")
     e.add_argument("--users", help="m4sc: user counts, e.g. 1,2,4,8 (default 1,2,4,8)")
     e.add_argument("--threshold", type=float, default=0.8, help="m4sc: similarity threshold of a correct message")

@@ -13,10 +13,10 @@ def bench_pipeline(cfg: RunConfig, repeats: int = 1, out_dir: str | Path = "out/
     ``explicit_config``: ``cfg`` is final (else the demo's channel and estimator are applied)."""
     from ..demo import demo_config
     from ..pipeline import Link, Stages
-    from .paper import media_set
+    from . import evalsets
     cfg = demo_config(cfg, explicit=explicit_config)
     out = Path(out_dir)
-    media = media_set(out / "media", 1)
+    media = evalsets.media_by_modality(evalsets.load("small"), 1)
     stages = Stages(cfg)
     t0 = time.perf_counter()
     Link(cfg, stages=stages).run([p for ps in media.values() for p in ps], out)   # warm-up: loads models

