@@ -74,6 +74,8 @@ def test_one_and_two_ray_workers_give_identical_results():
     items = [{"seed": item_seed(3, "x", i), "n": 500} for i in range(12)]
     one = run_items("lamsc_sdr.experiments.runner:selftest_worker", {}, items, workers=1)
     two = run_items("lamsc_sdr.experiments.runner:selftest_worker", {}, items, workers=2)
+    from lamsc_sdr.experiments.runner import shutdown
+    shutdown()
     assert [r["value"] for r in one] == [r["value"] for r in two]
     assert len({r["pid"] for r in two}) == 2                # really two processes
 

@@ -142,7 +142,7 @@ def _contender_item(stages, rec: dict, fer: list[dict], cfg, rng: np.random.Gene
 def contenders(sweep) -> dict:
     """LAM-MSC (records of the sweep) and the contenders at the same SNRs, per image/audio item."""
     cfg = sweep.cfg
-    snrs = sweep.size["fig5_snrs"]
+    snrs = sweep.size.get("contenders_snrs", sweep.size["fig5_snrs"])
     recs = [r for r in sweep.run(snrs) if r["modality"] in ("image", "audio")]
     fer = {snr: measure_fer(cfg, snr, cfg.seed + int(10 * snr)) for snr in snrs}
     from ..pipeline import Stages

@@ -53,13 +53,13 @@ def plot_experiment(name: str, res: dict, path: str | Path) -> Path:
             ax.set_ylabel("transmission accuracy (dotted: chance)")
             ax.set_title("Fig. 5: accuracy vs threshold")
         elif name == "ablation":
-            overall = [r for r in rows if r["modality"] == "overall" and r["metric"] == "paper"]
+            overall = [r for r in rows if r["modality"] == "overall" and r["metric"] == "text"]
             for s in dict.fromkeys(r["system"] for r in overall):
                 sel = sorted([r for r in overall if r["system"] == s], key=lambda r: r["snr_db"])
                 ax.errorbar([r["snr_db"] for r in sel], [r["accuracy"] for r in sel], yerr=_err(sel), fmt="o-",
                             capsize=3, label=s)
             ax.set_xlabel("SNR (dB)")
-            ax.set_ylabel("accuracy, all modalities (paper's metric, 95 % CI)")
+            ax.set_ylabel("accuracy of the received semantics, all modalities (95 % CI)")
             ax.set_title("Ablation")
         elif name == "compression":
             sel = sorted(rows, key=lambda r: (r["modality"], r["snr_db"]))

@@ -67,39 +67,63 @@ def run_items(factory: str, init: dict, items: list[dict], workers: int = 1, ray
     return _run_ray(factory, init, items, workers, ray_address, desc, threads_per_worker or 1)
 
 
-def _run_ray(factory, init, items, workers, address, desc, threads) -> list[dict]:
-    from tqdm import tqdm
-    try:
-        import ray
-        from ray.util import ActorPool
-    except ImportError as err:
-        raise ConfigError("--workers N > 1 / --ray-address need Ray: pip install 'lamsc_sdr[scale]'") from err
-    import lamsc_sdr
-    pkg_root = str(Path(lamsc_sdr.__file__).resolve().parents[1])
-    env = {"PYTHONPATH": os.pathsep.join([pkg_root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-           "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
-    started = False
+#: actors kept for the life of the process, per (factory, init, workers, address): an experiment
+#: that runs several sweeps (sender side, then transmissions) loads its models once per worker
+_POOLS: dict = {}
+
+
+def _ray_pool(factory, init, workers, address, threads):
+    import atexit
+    import json as _json
+    import ray
+    key = (factory, _json.dumps(init, sort_keys=True, default=str), workers, address)
+    if key in _POOLS:
+        return _POOLS[key]
     if not ray.is_initialized():
+        import lamsc_sdr
+        pkg_root = str(Path(lamsc_sdr.__file__).resolve().parents[1])
+        env = {"PYTHONPATH": os.pathsep.join([pkg_root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+               "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
         kw: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False, "logging_level": "warning"}
         if address:
             ray.init(address=address, **kw)
         else:
             ray.init(num_cpus=workers, include_dashboard=False, **kw)
-        started = True
+        atexit.register(ray.shutdown)
+    n = workers if (workers > 1 or not address) else max(1, int(ray.cluster_resources().get("CPU", 1)))
+    actor = ray.remote(num_cpus=1)(_Worker)
+    _POOLS[key] = (n, [actor.remote(factory, init, threads) for _ in range(n)])
+    return _POOLS[key]
+
+
+def _run_ray(factory, init, items, workers, address, desc, threads) -> list[dict]:
+    from tqdm import tqdm
     try:
-        n = workers if (workers > 1 or not address) else max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actor = ray.remote(num_cpus=1)(_Worker)
-        pool = ActorPool([actor.remote(factory, init, threads) for _ in range(n)])
-        out: list[Any] = [None] * len(items)
-        bar = tqdm(total=len(items), desc=f"{desc} ({n} Ray workers)", unit="item")
-        for idx, res, _ in pool.map_unordered(lambda a, iv: a.run.remote(*iv), list(enumerate(items))):
-            out[idx] = res
-            bar.update()
-        bar.close()
-        return out
-    finally:
-        if started:
-            ray.shutdown()
+        from ray.util import ActorPool
+    except ImportError as err:
+        raise ConfigError("--workers N > 1 / --ray-address need Ray: pip install 'lamsc_sdr[scale]'") from err
+    n, actors = _ray_pool(factory, init, workers, address, threads)
+    pool = ActorPool(actors)
+    out: list[Any] = [None] * len(items)
+    bar = tqdm(total=len(items), desc=f"{desc} ({n} Ray workers)", unit="item")
+    for idx, res, _ in pool.map_unordered(lambda a, iv: a.run.remote(*iv), list(enumerate(items))):
+        out[idx] = res
+        bar.update()
+    bar.close()
+    return out
+
+
+def shutdown() -> None:
+    """Drop the kept actors and stop a Ray runtime this process started (tests, benchmarks)."""
+    _POOLS.clear()
+    try:
+        import sys
+        if "ray" in sys.modules:
+            import ray
+            if ray.is_initialized():
+                ray.shutdown()
+    except ImportError:
+        pass
 
 
 def add_scale_args(p) -> None:

@@ -108,10 +108,14 @@ def rows_by(records: list[dict], keys: tuple[str, ...], metrics: tuple[str, ...]
         if overall:
             groups.setdefault(tuple(r[k] for k in keys) + ("overall",), []).append(r)
     rows = []
-    for g, recs in groups.items():
+    for g, all_recs in groups.items():
         for metric in metrics:
             if metric == "calibrated" and g[-1] == "overall":
                 continue                                # per-modality thresholds only
+            # media metrics only where the receiver regenerated (channel-only rows: text metric)
+            recs = all_recs if metric == "text" else [r for r in all_recs if r.get("regen", True)]
+            if not recs:
+                continue
             row = accuracy_row(recs, metric, threshold, chance)
             rows.append({**dict(zip(keys, g[:-1])), "modality": g[-1], **row,
                          "n_seeds": len({r["seed"] for r in recs})})

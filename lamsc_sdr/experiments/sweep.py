@@ -4,10 +4,11 @@ Two kinds of item, each a plain dict with its own seed:
 
 - ``{"kind": "prepare", "path", "mid"}``: the sender side of one media item (MMA description,
   LKB extraction). It does not depend on the channel, so it runs once per item.
-- ``{"kind": "send", "base", "snr_db", "variant", "lkb", "seed"}``: one transmission of a
-  prepared message over a fresh simulated radio seeded with ``seed``, then the receiver side:
-  LKB recovery, regeneration (the original withheld from any retrieval stand-in) and the MMA
-  description of the regenerated media.
+- ``{"kind": "send", "base", "snr_db", "variant", "lkb", "seed"[, "regen": False]}``: one
+  transmission of a prepared message over a fresh simulated radio seeded with ``seed``, then the
+  receiver side: LKB recovery, regeneration (the original withheld from any retrieval stand-in)
+  and the MMA description of the regenerated media -- skipped with ``regen: False`` (channel-only
+  rows of the ablation score the received text alone).
 
 ``item_seed(base_seed, *parts)`` derives an item's seed from the run seed and what the item is
 (variant, SNR, trial, media item), so an item's result never depends on the order, the grouping or
@@ -83,7 +84,7 @@ def _send(base_cfg, stages, item: dict, out: Path, regen: dict, cache: bool = Tr
     link = Link(cfg, stages=st)
     with estimator_override(override):
         link.transmit([rep])
-    if rep.text_received is not None:
+    if rep.text_received is not None and item.get("regen", True):
         # Regeneration is deterministic (same text, same original withheld -> same media), so it
         # is shared by every item, SNR and system that received the same text (memory + disk).
         key = (rep.modality, rep.source, rep.text_received)
@@ -103,7 +104,8 @@ def _send(base_cfg, stages, item: dict, out: Path, regen: dict, cache: bool = Tr
             "description_out", "media_out", "media_out_note", "similarity", "similarity_media", "snr_db",
             "channel_uses", "frames", "frame_samples", "raw_bytes")
     return {**{k: d[k] for k in keep}, "snr_db_set": float(item["snr_db"]), "seed": int(item["seed"]),
-            "variant": item.get("name", "full"), "delivered": rep.text_received is not None}
+            "variant": item.get("name", "full"), "delivered": rep.text_received is not None,
+            "regen": bool(item.get("regen", True))}
 
 
 @contextlib.contextmanager
