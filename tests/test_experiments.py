@@ -105,3 +105,18 @@ def test_compression_counts_against_codec_references(tmp_path):
     c = adapted_cost(cfg, 10 * cap + 1, fer)
     assert c["mcs"] == "qpsk r1/2" and c["frames"] == 11                   # 16-QAM lost everything
     assert c["channel_uses"] == pytest.approx(11 * uses / 0.5) and c["air_samples"] == pytest.approx(11 * samples / 0.5)
+
+
+@pytest.mark.slow
+def test_eval_fer_same_points_on_one_and_two_workers(tmp_path):
+    """`lamsc eval fer` runs its (SNR, radio) points as Ray tasks; the numbers do not move."""
+    pytest.importorskip("ray")
+    outs = []
+    for w in (1, 2):
+        out = tmp_path / f"fer{w}.json"
+        assert main(["eval", "fer", "--radios", "sim", "--snr-range", "2,4,6", "--frames", "20", "--bits", "200",
+                     "--workers", str(w), "--json", str(out)]) == 0
+        outs.append(json.loads(out.read_text())["rows"])
+    from lamsc_sdr.experiments.runner import shutdown
+    shutdown()
+    assert [r["sim"]["errors"] for r in outs[0]] == [r["sim"]["errors"] for r in outs[1]]

@@ -307,7 +307,7 @@ def _fer(args) -> int:
     if args.model:
         cfg = cfg.replace(channel={"model": args.model})
     res = fer_sweep(cfg, [b.strip() for b in args.radios.split(",")], parse_range(args.snr_range, "--snr-range"), args.frames,
-                    args.bits)
+                    args.bits, workers=args.workers, ray_address=args.ray_address)
     from ..provenance import write_json
     for row in res["rows"]:
         print(f"SNR {row['snr_db']:5.1f} dB  " + "  ".join(
@@ -397,6 +397,8 @@ def register(groups) -> None:
     p.add_argument("--frames", type=int, default=300, help="frames per SNR point and radio")
     p.add_argument("--bits", type=int, default=400, help="payload bits per frame")
     p.add_argument("--model", default="awgn", help="channel model (default awgn)")
+    from ..experiments.runner import add_scale_args
+    add_scale_args(p)
     p.set_defaults(func=_fer)
 
     p = groups["bench"].add_parser("soak", help="stream many frames through a loopback radio; frames/s, memory")

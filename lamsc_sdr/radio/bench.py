@@ -34,32 +34,58 @@ def _run_frames(radio, receiver, stream: np.ndarray, chunk: int, extra_chunks: i
     return out
 
 
-def fer_sweep(cfg, radios: list[str], snrs: list[float], n_frames: int, n_bits: int) -> dict:
+def fer_worker(cfg: dict, n_frames: int, n_bits: int):
+    """Worker factory (``experiments.runner``) for one FER point: item ``{"snr_db", "si", "radio"}``."""
+    from ..config import config_from_mapping
+    base = config_from_mapping(cfg)
+
+    def run(item: dict) -> dict:
+        return _fer_point(base, float(item["snr_db"]), int(item["si"]), item["radio"], n_frames, n_bits)
+
+    return run
+
+
+def _fer_point(cfg, snr: float, si: int, b: str, n_frames: int, n_bits: int) -> dict:
+    """FER of ``n_frames`` frames through radio backend ``b`` at ``snr``: a pure function of
+    (seed, point index), so points may run anywhere and in any order."""
     from ..transport import digital_frame_config, make_receiver
     from . import make_radio
     fcfg = digital_frame_config(cfg.frame)
     ftx = FrameTransmitter(fcfg)
+    rng = np.random.default_rng([cfg.seed, si])
+    bits = rng.integers(0, 2, (n_frames, n_bits)).astype(np.uint8)
+    stream = ftx.stream(_frames(ftx, bits, 0))
+    c = cfg.replace(radio={"backend": b}, channel={"snr_db": float(snr)}, seed=cfg.seed + si)
+    receiver = make_receiver(c, "digital")
+    with make_radio(c.radio, c) as radio:
+        frames = _run_frames(radio, receiver, stream, c.radio.rx_chunk)
+    ok = set()
+    for fr in frames:
+        h = fr.header
+        if fr.crc_ok and h is not None and fr.payload_ok and h.message_id < n_frames \
+                and fr.bits is not None and np.array_equal(fr.bits, bits[h.message_id]):
+            ok.add(h.message_id)
+    errors = n_frames - len(ok)
+    return {"frames": n_frames, "errors": errors, "fer": errors / n_frames,
+            "ci95": list(wilson(errors, n_frames)), "detected": receiver.stats.detected,
+            "header_crc_ok": receiver.stats.crc_ok}
+
+
+def fer_sweep(cfg, radios: list[str], snrs: list[float], n_frames: int, n_bits: int, workers: int = 1,
+              ray_address: str | None = None) -> dict:
+    """Every (SNR, radio) point is a work item (``--workers N`` / ``--ray-address``: Ray tasks)."""
+    from ..experiments.runner import run_items
+    from ..transport import digital_frame_config
+    fcfg = digital_frame_config(cfg.frame)
+    items = [{"snr_db": float(snr), "si": si, "radio": b} for si, snr in enumerate(snrs) for b in radios]
+    res = run_items("lamsc_sdr.radio.bench:fer_worker", {"cfg": cfg.to_dict(), "n_frames": n_frames,
+                                                          "n_bits": n_bits}, items, workers, ray_address, "FER points")
     rows = []
     for si, snr in enumerate(snrs):
-        rng = np.random.default_rng([cfg.seed, si])
-        bits = rng.integers(0, 2, (n_frames, n_bits)).astype(np.uint8)
-        stream = ftx.stream(_frames(ftx, bits, 0))
         row = {"snr_db": snr}
-        for b in radios:
-            c = cfg.replace(radio={"backend": b}, channel={"snr_db": float(snr)}, seed=cfg.seed + si)
-            receiver = make_receiver(c, "digital")
-            with make_radio(c.radio, c) as radio:
-                frames = _run_frames(radio, receiver, stream, c.radio.rx_chunk)
-            ok = set()
-            for fr in frames:
-                h = fr.header
-                if fr.crc_ok and h is not None and fr.payload_ok and h.message_id < n_frames \
-                        and fr.bits is not None and np.array_equal(fr.bits, bits[h.message_id]):
-                    ok.add(h.message_id)
-            errors = n_frames - len(ok)
-            row[b] = {"frames": n_frames, "errors": errors, "fer": errors / n_frames,
-                      "ci95": list(wilson(errors, n_frames)), "detected": receiver.stats.detected,
-                      "header_crc_ok": receiver.stats.crc_ok}
+        for it, r in zip(items, res):
+            if it["si"] == si:
+                row[it["radio"]] = r
         if len(radios) >= 2:
             a, b2 = row[radios[0]], row[radios[1]]
             row["p_value"] = two_proportion_p(a["errors"], n_frames, b2["errors"], n_frames)
