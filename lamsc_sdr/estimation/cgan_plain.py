@@ -73,8 +73,8 @@ class PlainCGANEstimator(ChannelEstimator):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None, frame: FrameConfig) -> "PlainCGANEstimator":
-        import torch
-        ck = torch.load(str(path or DEFAULT_CHECKPOINT), map_location="cpu", weights_only=True)
+        from ..checkpoints import load_torch
+        ck = load_torch(path or DEFAULT_CHECKPOINT, "plain CGAN")         # verified against its sidecar
         if ck.get("format") != FORMAT:
             raise CheckpointMismatchError(f"{path}: not a plain-CGAN checkpoint (format {ck.get('format')!r})")
         if tuple(ck["grid_shape"]) != tuple(frame.pilot_pattern.grid.shape):
@@ -137,7 +137,12 @@ def train(frame: FrameConfig, out: str | Path, steps: int = 1500, batch: int = 6
         og.step()
     with torch.no_grad():
         val_mse = float(((gen(vx) - vt)[..., :pilots.grid.shape[1]] ** 2).sum(1).mean())
+    from ..config_base import to_dict
+    from ..provenance import versions
+    train_cfg = {"steps": steps, "batch": batch, "seed": seed, "snr_db": snr_db, "profile": profile,
+                 "l1_weight": l1_weight, "width": width, "frame": to_dict(frame)}
     ck = {"format": FORMAT, "generator": gen.state_dict(), "width": width, "pad": pad,
+          "config": train_cfg, "versions": versions(),
           "grid_shape": list(pilots.grid.shape), "val_mse": val_mse,
           "train": json.dumps({"steps": steps, "batch": batch, "seed": seed, "snr_db": snr_db, "profile": profile,
                                "l1_weight": l1_weight, "seconds": round(time.perf_counter() - t0, 1)})}

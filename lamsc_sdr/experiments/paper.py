@@ -67,7 +67,10 @@ class Sweep:
     def base(self) -> list[dict]:
         if self._base is None:
             paths = [p for m in ("image", "audio", "video") for p in self.media[m]]
-            self._base = self._run([{"kind": "prepare", "path": str(p), "mid": i + 1} for i, p in enumerate(paths)],
+            # message id = the item's place in the set's manifest, so a --limit run shares items
+            # (and the item cache) with the full run
+            mid = {Path(it["path"]): i + 1 for i, it in enumerate(self.manifest["items"])}
+            self._base = self._run([{"kind": "prepare", "path": str(p), "mid": mid[Path(p)]} for p in paths],
                                    "sender side (MMA + LKB)")
         return self._base
 
