@@ -35,7 +35,8 @@ def register(groups) -> None:
                           ("verify", _verify, "recompute every hash and the disjointness from the gallery"),
                           ("show", _show, "list the items with licence and hash")):
         s = sub.add_parser(name, help=hlp)
-        s.add_argument("--size", choices=["small", "full"], default="small")
+        s.add_argument("--size", choices=["small", "full"], default="small",
+                       help="small: 3 images, 3 speech clips, 2 video clips (CI); full: >= 50 / 50 / 20")
         s.add_argument("--root", help="where sets live (default ~/.cache/lamsc_sdr/evalsets or $LAMSC_EVALSET_DIR)")
         s.set_defaults(func=fn)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
