@@ -268,8 +268,12 @@ def test_dds_tone_rssi_saturation_and_lo_powerdown(lab):
     sdr.rx_destroy_buffer()
     y = sdr.rx()
     assert np.max(np.abs(y.real)) == 2048 and np.max(y.real) == 2047      # 12-bit rails
-    sdr._set_iio_attr("altvoltage1", "powerdown", True, 1)               # TX LO off: silence
     sdr.rx_hardwaregain_chan0 = 30
+    sdr._set_iio_dev_attr_str("ensm_mode", "alert")                      # ENSM alert: TX and RX paths off
+    sdr.rx_destroy_buffer()
+    assert 10 * math.log10(np.mean(np.abs(sdr.rx() / 2048.0) ** 2)) < -60
+    sdr._set_iio_dev_attr_str("ensm_mode", "fdd")
+    sdr._set_iio_attr("altvoltage1", "powerdown", True, 1)               # TX LO off: silence
     sdr.rx_destroy_buffer()
     z = sdr.rx() / 2048.0
     assert 10 * math.log10(np.mean(np.abs(z) ** 2)) < -60                # was -26 dBFS; now noise, DC, LSBs

@@ -35,6 +35,7 @@ def lo_leakage_dbc(atten_db: float, at_0db: float = LO_LEAKAGE_DBC) -> float:
     a = min(max(atten_db, 0.0), 89.75)
     return at_0db + (LO_LEAKAGE_DBC_40DB - LO_LEAKAGE_DBC) * min(a, 40.0) / 40.0
 DC_TRACKING_SUPPRESSION_DB = 20.0
+ACTIVE_ENSM = ("fdd", "pinctrl", "pinctrl_fdd_indep")   # sleep, wait, alert: TX and RX paths off
 
 
 class Link:
@@ -128,12 +129,12 @@ class Air:
     def render(self, rx, t0: float, n: int, fs: float) -> np.ndarray:
         """Sum of every transmitter as heard by ``rx`` plus thermal noise. (n,) complex64."""
         acc = self.noise.draw(n, math.sqrt(self.noise_power))
-        if rx.phy.rx_lo_powerdown:
+        if rx.phy.rx_lo_powerdown or rx.phy.ensm_mode not in ACTIVE_ENSM:
             return acc
         f_rx = rx.rx_lo_actual()
         half_band = min(fs, rx.phy.rx_bw) / 2
         for tx in self.devices:
-            if tx.phy.tx_lo_powerdown:
+            if tx.phy.tx_lo_powerdown or tx.phy.ensm_mode not in ACTIVE_ENSM:
                 continue
             cfo = tx.tx_lo_actual() - f_rx
             if abs(cfo) > half_band + tx.phy.tx_bw / 2:
