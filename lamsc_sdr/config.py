@@ -40,6 +40,10 @@ class RunConfig:
     mma: MMAConfig = field(default_factory=MMAConfig)
     kb: KBConfig = field(default_factory=KBConfig)
 
+    def __post_init__(self):
+        if not 0 <= self.seed < 2 ** 63:
+            raise ConfigError(f"config key 'seed': must be an integer in [0, 2**63), got {self.seed}")
+
     def to_dict(self) -> dict:
         return to_dict(self)
 

@@ -111,3 +111,12 @@ def test_outputs_follow_umask(tmp_path):
         assert stat.S_IMODE((tmp_path / "d.txt").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_non_utf8_cases_and_profiles_cli(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"\xff\xfe\x00cases: []")
+    assert main(["eval", "lkb", "--cases", str(bad), "--backend", "rules"]) == 1
+    assert main(["kb", "extract", "a boy and a girl", "--profiles", str(bad), "--backend", "rules"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("not UTF-8" in ln and "bad.yaml" in ln for ln in err), err

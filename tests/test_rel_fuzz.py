@@ -228,3 +228,20 @@ def test_fuzz_media(work, raw, ext, real_prefix):
     reader = {".jpg": load_image, ".png": load_image, ".wav": load_audio,
               ".mp4": lambda q: read_video(q, 2)}[ext]
     _check(lambda: reader(p))
+
+
+EXTREMES = [("seed", "-1"), ("frame.fft_size", "1099511627776"), ("frame.n_symbols", "1099511627776"),
+            ("frame.sample_rate", ".inf"), ("frame.gap_samples", "1099511627776"),
+            ("channel.snr_db", "-1099511627776"), ("channel.timing_offset", "1099511627776"),
+            ("channel.phase_noise_dbc", "1e300"), ("channel.iq_imbalance_db", "1e300"),
+            ("radio.tx_gain", "1e300"), ("radio.rx_gain", "1099511627776"), ("radio.rx_chunk", "1099511627776")]
+
+
+@pytest.mark.parametrize("key,value", EXTREMES)
+def test_extreme_numbers_refused_before_the_run(key, value, work):
+    """Each of these once ran into an OverflowError or a multi-TiB allocation inside `lamsc link`
+    (found by sweeping every numeric config key with 0, -1, +-2**40, 1e300, inf)."""
+    msg = work / "x.txt"
+    msg.write_text("hello")
+    rc, err = _cli(["link", str(msg), "--set", "estimator.kind=ls", "--set", f"{key}={value}"])
+    assert rc == 1 and key.split(".")[-1] in err

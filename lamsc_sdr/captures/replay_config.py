@@ -56,8 +56,9 @@ def check_lamsc_meta(g: Mapping[str, Any], where: str) -> None:
         bad("lamsc:codec", "'digital' or 'semantic'")
     for key in ("lamsc:rx_chunk", "lamsc:frames_sent"):
         v = g.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < (1 if key.endswith("chunk") else 0)):
-            bad(key, "a positive integer" if key.endswith("chunk") else "an integer >= 0")
+        lo, hi = (1, 2 ** 24) if key.endswith("chunk") else (0, 2 ** 31)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi):
+            bad(key, f"an integer in [{lo}, {hi}]")
     if g.get("lamsc:calibration") is not None and not isinstance(g["lamsc:calibration"], Mapping):
         bad("lamsc:calibration", "a mapping (a calibration) or null")
     if "lamsc:complete" in g and not isinstance(g["lamsc:complete"], bool):

@@ -59,3 +59,11 @@ class ChannelConfig:
                 raise ConfigError(f"channel.{name}: must be finite, got {getattr(self, name)}")
         if self.phase_noise_dbc is not None and not math.isfinite(self.phase_noise_dbc):
             raise ConfigError(f"channel.phase_noise_dbc: must be finite or null, got {self.phase_noise_dbc}")
+        # Sanity ranges: a typo (1e12 dB, 2**40 samples) must be an error, not an overflow or a
+        # 16 TiB allocation deep inside the channel.
+        for name, lo, hi in (("snr_db", -100.0, math.inf), ("k_factor_db", -100.0, 100.0),
+                             ("iq_imbalance_db", -20.0, 20.0), ("phase_noise_dbc", -300.0, 0.0),
+                             ("timing_offset", 0, 10_000_000)):
+            v = getattr(self, name)
+            if v is not None and not lo <= v <= hi:
+                raise ConfigError(f"channel.{name}: must be in [{lo:g}, {hi:g}], got {v}")

@@ -17,7 +17,7 @@ def _check(args) -> int:
         raise ConfigError(f"config check: give the file once (FILE {args.file} or --config {args.config})")
     args.config = args.file or args.config
     run_config(args)
-    print(f"{args.config}: ok" if args.config else "ok (built-in defaults)")
+    print(f"{args.config}: ok" if args.config else "ok (built-in defaults" + (" + overrides)" if args.set else ")"))
     return 0
 
 

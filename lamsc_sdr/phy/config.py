@@ -47,10 +47,10 @@ class FrameConfig:
         self.grid  # noqa: B018 -- builds and validates the grid
         self.pilot_pattern  # noqa: B018
         from ..errors import ConfigError
-        if self.max_slots < 1:
-            raise ConfigError(f"frame.max_slots: must be >= 1, got {self.max_slots}")
-        if self.gap_samples < 0:
-            raise ConfigError(f"frame.gap_samples: must be >= 0, got {self.gap_samples}")
+        if not 1 <= self.max_slots <= 4096:
+            raise ConfigError(f"frame.max_slots: must be in [1, 4096], got {self.max_slots}")
+        if not 0 <= self.gap_samples <= 10_000_000:
+            raise ConfigError(f"frame.gap_samples: must be in [0, 1e7], got {self.gap_samples}")
         if not 0 < self.detection_threshold < 1:
             raise ConfigError(f"frame.detection_threshold: must be in (0, 1), got {self.detection_threshold}")
         if not 0 < self.sync_threshold < 1:

@@ -14,6 +14,11 @@ import numpy as np
 from ..errors import ConfigError
 
 
+#: Sanity limits: a typo such as fft_size 2**40 must be an error, not an 8 TiB allocation.
+MAX_FFT = 8192
+MAX_SYMBOLS = 1024
+
+
 @dataclass(frozen=True)
 class ResourceGrid:
     """OFDM numerology of one slot.
@@ -37,12 +42,14 @@ class ResourceGrid:
 
     def validate(self) -> None:
         n = self.fft_size
-        if not isinstance(n, int) or n < 8 or n & (n - 1):
-            raise ConfigError(f"frame.fft_size: must be a power of two >= 8, got {n!r}")
+        if not isinstance(n, int) or n < 8 or n & (n - 1) or n > MAX_FFT:
+            raise ConfigError(f"frame.fft_size: must be a power of two in [8, {MAX_FFT}], got {n!r}")
         if not 0 <= self.cp_len < n:
             raise ConfigError(f"frame.cp_len: must satisfy 0 <= cp_len < fft_size ({n}), got {self.cp_len}")
-        if self.n_symbols < 1:
-            raise ConfigError(f"frame.n_symbols: must be >= 1, got {self.n_symbols}")
+        if not 0 < self.sample_rate < 1e11:
+            raise ConfigError(f"frame.sample_rate: must be a positive finite rate (Hz), got {self.sample_rate}")
+        if not 1 <= self.n_symbols <= MAX_SYMBOLS:
+            raise ConfigError(f"frame.n_symbols: must be in [1, {MAX_SYMBOLS}], got {self.n_symbols}")
         if self.guard_left < 0 or self.guard_right < 0:
             raise ConfigError("frame.guard_left/guard_right: must be >= 0")
         if self.guard_left + self.guard_right + int(self.dc_null) >= n - 1:

@@ -32,7 +32,10 @@ class RadioConfig:
         if self.gain_control_mode not in ("manual", "slow_attack", "fast_attack", "hybrid"):
             raise ConfigError(f"radio.gain_control_mode: {self.gain_control_mode!r} is not one of "
                               "manual, slow_attack, fast_attack, hybrid")
-        if self.buffer_size < 1 or self.rx_chunk < 1:
-            raise ConfigError("radio.buffer_size/rx_chunk: must be >= 1")
+        if not (1 <= self.buffer_size <= 2 ** 24 and 1 <= self.rx_chunk <= 2 ** 24):
+            raise ConfigError(f"radio.buffer_size/rx_chunk: must be in [1, 2**24], got {self.buffer_size}/{self.rx_chunk}")
         if self.loopback not in (0, 1, 2):
             raise ConfigError(f"radio.loopback: must be 0, 1 or 2, got {self.loopback}")
+        for name in ("tx_gain", "rx_gain", "tx_backoff_db"):      # dB: a typo must not overflow 10**(x/20)
+            if not -200.0 <= getattr(self, name) <= 200.0:
+                raise ConfigError(f"radio.{name}: must be in [-200, 200] dB, got {getattr(self, name)}")
