@@ -335,6 +335,7 @@ def run_link(radio, run_cfg, texts: list[str], *, record: str | Path | None = No
     ``frames``, ``receiver`` and ``reassembler`` for callers that need more than the JSON.
     """
     from .captures.sigmf_io import SigMFRecorder, base_path
+    from .radio.base import recording_fields
     semantic = semantic if semantic is not None else load_semantic(codec, run_cfg)
     sender = Sender(run_cfg.frame, codec, semantic)
     plan = sender.plan(texts, first_id=first_id, modalities=modalities)
@@ -349,8 +350,8 @@ def run_link(radio, run_cfg, texts: list[str], *, record: str | Path | None = No
     if record:
         base = base_path(record)
         ref_name = save_reference(base, plan, radio.sample_rate, radio.center_freq, extra)
-        hw = f"{radio.backend} radio" + (" (simulated)" if extra["lamsc:simulated"] else "")
-        recorder = SigMFRecorder(base, radio.sample_rate, radio.center_freq, hardware=hw,
+        rate, freq, hw = recording_fields(radio, extra["lamsc:simulated"])
+        recorder = SigMFRecorder(base, rate, freq, hardware=hw,
                                  extra_global={**extra, **plan.reference_meta(), "lamsc:reference": ref_name})
         radio.record_to(recorder)
     ids = [m["message_id"] for m in plan.messages]

@@ -36,9 +36,11 @@ def test_settings_reach_the_device_and_repr():
     with PlutoRadio("double:a", device_factory=devs.__getitem__, sample_rate=1e6, center_freq=915e6,
                     rf_bandwidth=1e6, tx_gain=-20, rx_gain=35, buffer_size=4096) as r:
         d = devs["double:a"]
-        assert (d.sample_rate, d.rx_lo, d.tx_lo, d.rx_rf_bandwidth) == (1_000_000, 915_000_000, 915_000_000, 1_000_000)
+        assert (d.sample_rate, d.rx_lo, d.rx_rf_bandwidth) == (1_000_000, 915_000_000, 1_000_000)
         assert d.gain_control_mode_chan0 == "manual" and d.rx_hardwaregain_chan0 == 35
-        assert d.tx_hardwaregain_chan0 == -20 and d.rx_buffer_size == 4096
+        assert d.rx_buffer_size == 4096
+        r.tx(_tone(64))                      # TX settings are written when the radio first transmits
+        assert (d.tx_lo, d.tx_rf_bandwidth, d.tx_hardwaregain_chan0) == (915_000_000, 1_000_000, -20)
         r.tx_gain = -5
         assert d.tx_hardwaregain_chan0 == -5
         assert "uri='double:a'" in repr(r) and "rx_gain=35" in repr(r)
@@ -76,8 +78,8 @@ def test_tx_scaling_clipping_and_cyclic_rules():
 def test_fresh_capture_after_tx_and_stale_without():
     devs = _pair()
     d = devs["double:a"]
-    d.sample_rate = 1e6
-    d.tx_lo = d.rx_lo = 2.4e9
+    d.sample_rate = 1_000_000
+    d.tx_lo = d.rx_lo = 2_400_000_000
     d.gain_control_mode_chan0 = "manual"
     d.rx_hardwaregain_chan0 = 30
     d.rx_buffer_size = 2048
@@ -149,6 +151,122 @@ def test_device_vanishing_mid_capture_keeps_the_recording_valid(tmp_path):
     r.close()                                       # no error although the device is gone
     cap = read_capture(tmp_path / "v")
     assert cap.complete and cap.samples.size == got == 6 * 1024
+
+
+def test_receive_only_device_keeps_its_transmitter_untouched():
+    devs = _pair()
+    b = devs["double:b"]
+    before = (b.tx_lo, b.tx_hardwaregain_chan0, b.tx_rf_bandwidth)
+    with PlutoRadio("double:b", device_factory=devs.__getitem__, center_freq=915e6) as r:
+        r.rx(2048)
+        r.center_freq = 920e6                # a retune touches the receiver only
+        r.rx(2048)
+    assert (b.tx_lo, b.tx_hardwaregain_chan0, b.tx_rf_bandwidth) == before
+    assert b.rx_lo == 920_000_000 and b.tx_destroy_calls == 0 and not b._tx_lo_pd
+
+
+def _heard(devs, uri="double:a", n=4096):
+    """Mean power the same air delivers to a fresh receiver on ``uri``'s frequency now."""
+    d = devs[uri]
+    d.rx_destroy_buffer()
+    return float(np.mean(np.abs(d.rx()[:n]) ** 2))
+
+
+@pytest.mark.parametrize("how", ["stop_tx", "close", "ctrl_c"])
+def test_stop_close_and_ctrl_c_leave_the_pluto_silent(how):
+    devs = _pair()
+    d = devs["double:a"]
+    r = PlutoRadio("double:a", device_factory=devs.__getitem__, buffer_size=4096, rx_gain=30, tx_cyclic=False)
+    r.tx(_tone(10 ** 6))                     # a long non-cyclic burst: destroying the buffer alone is not enough
+    assert _heard(devs) > 1e3
+    if how == "stop_tx":
+        r.stop_tx()
+    elif how == "close":
+        r.close()
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            with r:
+                raise KeyboardInterrupt
+    assert d.tx_hardwaregain_chan0 == -89.75 and d._tx_lo_pd      # maximum attenuation, TX LO down
+    assert _heard(devs) < 10
+    if how == "stop_tx":                     # transmitting again powers the LO up at the set gain
+        r.tx(_tone(4096))
+        assert not d._tx_lo_pd and d.tx_hardwaregain_chan0 == r.tx_gain
+        r.close()
+
+
+def test_overflow_is_counted_and_marked_as_a_new_capture_segment(tmp_path):
+    import sigmf
+    devs = _pair()
+    d = devs["double:a"]
+    r = PlutoRadio("double:a", device_factory=devs.__getitem__, buffer_size=1024, rx_gain=30)
+    rec = SigMFRecorder(tmp_path / "o", r.sample_rate, r.center_freq, hardware=r.hardware())
+    r.record_to(rec)
+    r.tx(_tone(256))
+    r.rx(3000)
+    d.inject_overflow(50_000)                # the reader fell behind: 50k samples lost in the kernel
+    y = r.rx(3000)
+    r.rx(1000)
+    r.close()
+    rec.close()
+    assert r.overflows == 1 and len(r.gaps) == 1 and 3000 <= r.gaps[0] < 6000
+    cap = read_capture(tmp_path / "o")
+    gaps = [c for c in cap.captures if c.get("lamsc:gap") == "overflow"]
+    assert len(cap.captures) == 2 and gaps[0]["core:sample_start"] == r.gaps[0]
+    assert [a["core:sample_start"] for a in cap.annotations if a["core:label"] == "gap"] == r.gaps
+    assert cap.samples.size == 7000 and y.shape == (3000,)
+    sigmf.sigmffile.fromfile(str(tmp_path / "o.sigmf-meta")).validate()
+
+
+def test_double_rejects_what_real_pyadi_and_the_ad9363_reject():
+    d = FakePluto()
+    with pytest.raises(Exception, match="must be an int"):
+        d.rx_lo = 2.4e9                      # pyadi-iio's _set_iio_attr_int
+    for lo in (100_000_000, 5_800_000_000):  # outside the AD9363's 325 MHz..3.8 GHz
+        with pytest.raises(OSError) as ei:
+            d.tx_lo = lo
+        assert ei.value.errno == 22
+    with pytest.raises(OSError):
+        d.sample_rate = 1e6                  # "1000000.0" is not an integer to the driver
+    d.tx_rf_bandwidth = 56_000_000
+    assert d.tx_rf_bandwidth == 20_000_000   # clamped by the AD9363 driver
+    wide = FakePluto(part="ad9364")
+    wide.tx_lo = 5_800_000_000
+    wide.tx_rf_bandwidth = 56_000_000
+    assert (wide.tx_lo, wide.tx_rf_bandwidth) == (5_800_000_000, 56_000_000)
+    devs = _pair()
+    with pytest.raises(ConfigError, match=r"rx_lo=5800000000.*EINVAL"):
+        PlutoRadio("double:a", device_factory=devs.__getitem__, center_freq=5.8e9)
+
+
+@pytest.mark.parametrize("code,pattern", [(110, r"5 s timeout during rx \(ETIMEDOUT"),
+                                          (104, r"connection was reset during rx")])
+def test_timeouts_and_resets_are_radio_errors_with_the_cause(code, pattern):
+    devs = _pair(a={"vanish_after_rx": 2, "fail_errno": code})
+    with PlutoRadio("double:a", device_factory=devs.__getitem__, buffer_size=1024) as r:
+        r.rx(1024)
+        r.rx(1024)
+        with pytest.raises(RadioNotFoundError, match=pattern) as ei:
+            r.rx(1024)
+    assert isinstance(ei.value.__cause__, OSError) and ei.value.__cause__.errno == code
+
+
+def test_recording_names_the_device_and_reads_back_rate_and_frequency(tmp_path, monkeypatch):
+    from lamsc_sdr.radio.base import recording_fields
+    monkeypatch.setenv("LAMSC_AUTHOR", "Ada Lovelace")
+    devs = _pair()
+    with PlutoRadio("double:a", device_factory=devs.__getitem__, sample_rate=1e6 + 0.4, center_freq=915e6 + 0.3) as r:
+        rate, freq, hw = recording_fields(r)
+        assert (rate, freq) == (1_000_000.0, 915_000_000.0)       # what the device holds, as numbers
+        rec = SigMFRecorder(tmp_path / "h", rate, freq, hardware=hw)
+        rec.close()
+    g = read_capture(tmp_path / "h").global_info
+    assert g["core:author"] == "Ada Lovelace"
+    assert "PlutoSDR" in g["core:hw"] and "serial 104473dc" in g["core:hw"] and "firmware v0.38" in g["core:hw"]
+    assert g["lamsc:hw"]["uri"] == "double:a"
+    with PlutoRadio("double:a", device_factory=devs.__getitem__) as r:
+        assert r.gain_range() == {"rx": (-3.0, 1.0, 71.0), "tx": (-89.75, 0.25, 0.0)}
+        assert r.tracking() == {"quadrature": True, "rf_dc": True, "bb_dc": True}
 
 
 @pytest.mark.hardware

@@ -7,6 +7,12 @@ keys in its own ``lamsc:`` namespace (declared in ``core:extensions``):
   run config), ``lamsc:calibration`` (the calibration applied at receive time, or null),
   ``lamsc:rx_chunk`` (samples per ``rx`` call of the live run), ``lamsc:messages`` (what was sent),
   ``lamsc:reference`` (base name of the transmitted-reference recording), ``lamsc:complete``.
+- global ``core:author`` (``$LAMSC_AUTHOR``, else the login name), ``core:hw`` (the device's
+  model, serial and firmware as the device reports them, e.g. from a Pluto's IIO context) and
+  ``lamsc:hw`` (the same as a mapping).
+- a new capture segment (``lamsc:gap`` = the reason, ``lamsc:lost`` = samples lost if known) at
+  each sample where the receiver lost samples (an overflow), with a ``gap`` annotation: a
+  recording is never silently spliced.
 - annotations, one per detected frame: ``core:sample_start``, ``core:sample_count``,
   ``core:label = "frame"``, ``lamsc:message_id``, ``lamsc:segment_index``, ``lamsc:header_crc_ok``,
   ``lamsc:snr_db``, ``lamsc:cfo_hz``.
@@ -57,6 +63,30 @@ def base_path(path: str | os.PathLike) -> Path:
     return p
 
 
+def default_author() -> str:
+    """``core:author``: ``$LAMSC_AUTHOR`` or the login name."""
+    env = os.environ.get("LAMSC_AUTHOR")
+    if env:
+        return env
+    try:
+        import getpass
+        return getpass.getuser()
+    except Exception:  # no login name (containers): still a valid string
+        return "unknown"
+
+
+def hw_text(info: dict | str | None) -> str:
+    """``core:hw`` text from ``Radio.hardware()``: "model, serial S, firmware F (via URI)"."""
+    if not info or isinstance(info, str):
+        return info or ""
+    parts = [str(info.get("model") or "unknown device")]
+    for key in ("part", "serial", "firmware"):
+        if info.get(key):
+            parts.append(f"{key} {info[key]}")
+    text = ", ".join(parts)
+    return text + (f" (via {info['uri']})" if info.get("uri") else "")
+
+
 def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -73,7 +103,8 @@ class SigMFRecorder:
         path: base path (``.sigmf-meta`` / ``.sigmf-data`` are added; either may be given).
         sample_rate: samples per second (> 0).
         center_freq: RF centre frequency in Hz (None for baseband-only simulations).
-        hardware: ``core:hw`` text, e.g. ``"PlutoSDR ip:127.0.0.1"`` or ``"simulated (sim radio)"``.
+        hardware: ``core:hw``: text, or ``Radio.hardware()``'s mapping (also kept as ``lamsc:hw``).
+        author: ``core:author`` (default :func:`default_author`).
         extra_global: more global keys (``lamsc:config``, ``lamsc:calibration``, ...).
 
     ``write(iq)``: iq (n,) complex -- stored as complex64 (``cf32_le``); NaN/Inf raise ShapeError
@@ -81,7 +112,8 @@ class SigMFRecorder:
     """
 
     def __init__(self, path: str | os.PathLike, sample_rate: float, center_freq: float | None = None,
-                 *, hardware: str = "", description: str = "", extra_global: dict | None = None,
+                 *, hardware: str | dict = "", description: str = "", extra_global: dict | None = None,
+                 author: str | None = None,
                  flush_interval_s: float = 1.0):
         if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0):
             raise CaptureError(f"SigMF recording {path}: sample rate must be > 0, got {sample_rate!r}")
@@ -99,8 +131,11 @@ class SigMFRecorder:
             "lamsc:versions": _versions(),          # package versions that made it (README)
             "lamsc:complete": False,
         }
+        self.global_info["core:author"] = author or default_author()
         if hardware:
-            self.global_info["core:hw"] = hardware
+            self.global_info["core:hw"] = hw_text(hardware)
+            if isinstance(hardware, dict):
+                self.global_info["lamsc:hw"] = dict(hardware)
         if description:
             self.global_info["core:description"] = description
         if extra_global:
@@ -147,6 +182,22 @@ class SigMFRecorder:
         self.annotations.append(ann)
         self._dirty = True
         self._maybe_meta()
+
+    def mark_gap(self, sample_index: int, lost: int | None = None, reason: str = "overflow") -> None:
+        """Samples were lost just before ``sample_index``: a new capture segment starts there."""
+        idx = int(sample_index)
+        seg = {"core:sample_start": idx, "core:datetime": _now_iso(), "lamsc:gap": reason}
+        if "core:frequency" in self.captures[0]:
+            seg["core:frequency"] = self.captures[0]["core:frequency"]
+        if lost is not None:
+            seg["lamsc:lost"] = int(lost)
+        same = [c for c in self.captures if c["core:sample_start"] == idx]
+        if same:                          # two losses before one sample: one segment
+            same[0].update({k: v for k, v in seg.items() if k != "core:sample_start"})
+        else:
+            self.captures.append(seg)
+            self.captures.sort(key=lambda c: c["core:sample_start"])
+        self.annotate(idx, 0, label="gap", reason=reason, **({"lost": int(lost)} if lost is not None else {}))
 
     def update_global(self, **fields: Any) -> None:
         """Set global keys (``lamsc:`` namespace unless the key carries one)."""

@@ -206,6 +206,7 @@ def _send(args) -> int:
 def _receive(args) -> int:
     from ..captures.sigmf_io import SigMFRecorder, base_path
     from ..radio import make_radio
+    from ..radio.base import recording_fields
     from ..transport import Reassembler, load_semantic, make_receiver, receive_stream, results
     _check_args(args)
     cfg = _cfg(args)
@@ -218,8 +219,8 @@ def _receive(args) -> int:
     with make_radio(cfg.radio, cfg) as radio:
         rec = None
         if args.record:
-            rec = SigMFRecorder(base_path(args.record), radio.sample_rate, radio.center_freq,
-                                hardware=f"{radio.backend} radio",
+            rate, freq, hw = recording_fields(radio, radio.backend in ("sim", "gnuradio", "replay"))
+            rec = SigMFRecorder(base_path(args.record), rate, freq, hardware=hw,
                                 extra_global={"lamsc:config": cfg.to_dict(), "lamsc:backend": radio.backend,
                                               "lamsc:simulated": radio.backend in ("sim", "gnuradio", "replay"),
                                               "lamsc:calibration": _cal_dict(radio), "lamsc:rx_chunk": chunk,

@@ -2,7 +2,10 @@
 
 Settings are properties (as in pyadi-iio); ``tx(iq)`` sends complex baseband, ``rx(n)`` returns
 the next ``n`` received samples; ``close()`` releases the device. Radios are context managers.
-Every backend can record what it receives to SigMF (``record_to``).
+Every backend can record what it receives to SigMF (``record_to``). A backend that loses samples
+(a receive overflow) calls ``_mark_gap(k)`` for the k-th sample of the chunk it is about to return:
+``overflows`` counts them, ``gaps`` keeps their stream indices and the recording gets a new SigMF
+capture segment there, so a recording is never silently spliced.
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ class Radio(abc.ABC):
         self._buffer_size = int(buffer_size)
         self._recorder = None
         self._closed = False
+        self._delivered = 0            # samples rx() returned so far (the stream index)
+        self._pending_gaps: list[tuple[int, int | None]] = []
+        self.overflows = 0             # receive overflows (sample losses) seen so far
+        self.gaps: list[int] = []      # stream indices of the first sample after each loss
 
     # --- settings as properties -------------------------------------------------------------
     @property
@@ -91,10 +98,42 @@ class Radio(abc.ABC):
         """Append everything ``rx`` returns to ``recorder`` (an object with ``write(iq)`` and ``close()``)."""
         self._recorder = recorder
 
+    def _mark_gap(self, offset: int, lost: int | None = None) -> None:
+        """Samples were lost before sample ``offset`` of the chunk ``rx`` returns next."""
+        self.overflows += 1
+        self._pending_gaps.append((int(offset), lost))
+
     def _recorded(self, iq: np.ndarray) -> np.ndarray:
-        if self._recorder is not None:
-            self._recorder.write(iq)
+        """Every backend's ``rx`` returns through here: gap bookkeeping, then the recording."""
+        rec = self._recorder
+        base = getattr(rec, "n_samples", 0) if rec is not None else 0
+        for off, lost in self._pending_gaps:
+            self.gaps.append(self._delivered + off)
+            if rec is not None and hasattr(rec, "mark_gap"):
+                rec.mark_gap(base + off, lost=lost)
+        self._pending_gaps = []
+        if rec is not None:
+            rec.write(iq)
+        self._delivered += int(np.asarray(iq).size)
         return iq
+
+    # --- what a recording says about the device ------------------------------------------
+    def hardware(self) -> dict:
+        """The device's identity for ``core:hw`` (hardware backends read it from the device)."""
+        return {"model": f"{self.backend} radio"}
+
+    def readback(self) -> dict:
+        """Sample rate and centre frequency as the device reports them (not as requested)."""
+        return {"sample_rate": float(self.sample_rate), "center_freq": float(self.center_freq)}
+
+    def gain_range(self) -> dict:
+        """Gain limits in dB: ``{"rx": (min, step, max), "tx": (min, step, max)}`` (from the device
+        where there is one)."""
+        return {"rx": (-3.0, 1.0, 71.0), "tx": (-89.75, 0.25, 0.0)}
+
+    def tracking(self) -> dict | None:
+        """The receiver's own DC/IQ corrections while it measures (None: no such hardware)."""
+        return None
 
     def __enter__(self):
         return self
@@ -110,3 +149,13 @@ class Radio(abc.ABC):
     def __repr__(self) -> str:
         s = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
         return f"{type(self).__name__}({s})"
+
+
+def recording_fields(radio: Radio, simulated: bool = False) -> tuple[float, float, dict]:
+    """(sample rate, centre frequency, hardware mapping) for a SigMF recording of ``radio``'s
+    receive stream: rate and frequency as the device reports them, the device's identity."""
+    rb = radio.readback()
+    hw = dict(radio.hardware())
+    if simulated:
+        hw["model"] = f"{hw.get('model', radio.backend)} (simulated)"
+    return float(rb["sample_rate"]), float(rb["center_freq"]), hw

@@ -2,15 +2,23 @@
 
 ``FakePluto(uri)`` behaves like ``adi.Pluto(uri)`` where it matters to a driver:
 
-- settings as attributes: ``sample_rate`` (< 521 kS/s raises ValueError like pyadi-iio; above
-  61.44 MS/s an OSError like libiio), ``rx_lo``/``tx_lo`` (70 MHz..6 GHz), ``rx_rf_bandwidth``,
-  ``tx_rf_bandwidth``, ``gain_control_mode_chan0`` (manual | slow_attack | fast_attack | hybrid),
+- settings as attributes, with pyadi-iio's and the driver's rules: ``sample_rate`` (< 521 kS/s
+  raises ValueError like pyadi-iio; a non-integer or > 61.44 MS/s an OSError(EINVAL) like the
+  driver), ``rx_lo``/``tx_lo`` (must be ``int`` -- pyadi-iio raises ``Exception("Value must be an
+  int")`` otherwise -- and within the part's range: AD9363 325 MHz..3.8 GHz, AD9364 70 MHz..6 GHz
+  (``part="ad9364"``), else OSError(EINVAL)), ``rx_rf_bandwidth``/``tx_rf_bandwidth`` (ints,
+  clamped by the driver to 200 kHz..20 MHz on an AD9363, 56 MHz on an AD9364),
+  ``gain_control_mode_chan0`` (manual | slow_attack | fast_attack | hybrid),
   ``rx_hardwaregain_chan0`` (-3..71 dB, written only in manual mode as pyadi-iio does; in an AGC
   mode reading it returns the gain the AGC chose), ``tx_hardwaregain_chan0`` (-89.75..0 dB),
   ``rx_buffer_size``, ``tx_cyclic_buffer``, ``rx_enabled_channels``, ``tx_enabled_channels``,
   ``loopback`` (0 off, 1 digital, 2 RF). Unlike the real object, assigning an attribute that the
   driver does not have raises AttributeError (a misspelt attribute silently does nothing on a
   real Pluto; here it fails the test).
+- ``ctx``: a look-alike of the ``iio.Context`` (context attributes ``hw_model``, ``hw_serial``,
+  ``fw_version``; ``ad9361-phy`` channel attributes ``hardwaregain``, ``hardwaregain_available``,
+  ``powerdown`` of the TX LO, the DC/IQ tracking switches; ``cf-ad9361-lpc``'s status register
+  0x80000088 through ``reg_read``/``reg_write``), as :class:`~lamsc_sdr.radio.iio_control.IioControl` uses it.
 - buffers: ``tx(data)`` converts with ``astype(int16)`` (values beyond +-2^15 wrap, as they do in
   pyadi-iio); a cyclic buffer must be destroyed (``tx_destroy_buffer``) before new data; a
   non-cyclic buffer keeps its first length; ``tx_cyclic_buffer`` cannot change while a buffer
@@ -18,22 +26,32 @@
   (-2048..2047, saturating). The kernel keeps ``kernel_buffers`` (4) buffers filled ahead, so
   after a ``tx`` the next reads are *stale* (captured before the transmission) unless
   ``rx_destroy_buffer()`` is called first; a changed ``rx_buffer_size`` takes effect only after
-  ``rx_destroy_buffer()``.
+  ``rx_destroy_buffer()``. The double has no clock: ``inject_overflow(lost)`` plays a reader that
+  fell behind (the status register's overflow bit is set and the next buffer the kernel fills
+  starts ``lost`` samples later).
 - RF: the transmitted waveform goes through a shared :class:`Air` (path loss, integer delay,
   thermal noise) and each device's crystal error (``ppm``: carrier offset =
   tx_lo (1 + ppm_tx) - rx_lo (1 + ppm_rx)), then RX gain (manual or a per-buffer AGC loop), DC
   offset, IQ imbalance and the 12-bit ADC. One device alone hears itself (same crystal: no CFO
-  if ``tx_lo == rx_lo``); two devices on one Air form a two-device link.
+  if ``tx_lo == rx_lo``); two devices on one Air form a two-device link. A powered-down TX LO
+  transmits nothing.
 - faults: ``unplug()`` (or ``vanish_after_rx=N``) makes every later access raise
-  ``OSError(19, 'No such device')`` as libiio does when the USB device disappears.
+  ``OSError(19, 'No such device')`` as libiio does when the USB device disappears;
+  ``fail_errno=110`` (ETIMEDOUT, what libiio raises after its 5 s timeout) or ``104``
+  (ECONNRESET) makes the N-th ``rx`` raise that error instead.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
 ADC_FS = 2048.0          # 12-bit ADC, raw counts -2048..2047
 DAC_FS = 2.0 ** 15       # int16 DAC words
 _GAIN_MODES = ("manual", "slow_attack", "fast_attack", "hybrid")
+#: part -> (LO min, LO max, RF bandwidth max) in Hz
+PARTS = {"ad9363": (325e6, 3.8e9, 20e6), "ad9364": (70e6, 6e9, 56e6)}
+STATUS_REG = 0x80000088
 
 
 class Air:
@@ -80,8 +98,8 @@ class Air:
             dev = t["dev"]
             if rx.loopback == 1 and dev is not rx:
                 continue
-            if dev.sample_rate != rx.sample_rate:
-                continue  # a receiver at another rate hears nothing useful
+            if dev.sample_rate != rx.sample_rate or dev._tx_lo_pd:
+                continue  # another rate: nothing useful; a powered-down LO: silence
             w, s = t["wave"], t["start"]
             live = (idx >= s) & (idx < self._end(t))
             if not live.any():
@@ -119,7 +137,10 @@ class FakePluto:
 
     def __init__(self, uri: str = "double:", *, air: Air | None = None, ppm: float = 0.0, dc_offset: complex = 0j,
                  iq_gain_db: float = 0.0, iq_phase_deg: float = 0.0, kernel_buffers: int = 4,
-                 vanish_after_rx: int | None = None, agc_target_dbfs: float = -18.0):
+                 vanish_after_rx: int | None = None, agc_target_dbfs: float = -18.0, part: str = "ad9363",
+                 fail_errno: int | None = None, serial: str = "104473dc599300131200270038c87e3a45"):
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {list(PARTS)}, got {part!r}")
         d = self.__dict__
         d["uri"] = uri
         d["air"] = air if air is not None else Air()
@@ -130,6 +151,11 @@ class FakePluto:
         d["kernel_buffers"] = int(kernel_buffers)
         d["vanish_after_rx"] = vanish_after_rx
         d["agc_target_dbfs"] = float(agc_target_dbfs)
+        d["part"] = part
+        d["fail_errno"] = fail_errno
+        d["_tx_lo_pd"] = False
+        d["_status"] = 0
+        d["_skip"] = 0                 # samples the next kernel buffer loses (inject_overflow)
         d["_present"] = True
         d["_s"] = {"sample_rate": 30_720_000, "rx_lo": 2_400_000_000, "tx_lo": 2_450_000_000,
                    "rx_rf_bandwidth": 18_000_000, "tx_rf_bandwidth": 18_000_000,
@@ -144,6 +170,7 @@ class FakePluto:
         d["n_tx_calls"] = 0
         d["rx_destroy_calls"] = 0
         d["tx_destroy_calls"] = 0
+        d["ctx"] = _FakeContext(self, serial)
 
     # --- attribute surface ------------------------------------------------------------------
     def _check(self) -> None:
@@ -167,15 +194,19 @@ class FakePluto:
                 raise ValueError("Error: Does not currently support sample rates below 521e3")
             if value > 61.44e6:
                 raise OSError(22, "Invalid argument")
+            if isinstance(value, float):     # str(1e6) = "1000000.0": the driver's kstrtoull refuses it
+                raise OSError(22, "Invalid argument")
             value = int(value)
         elif name in ("rx_lo", "tx_lo"):
-            if not 70e6 <= value <= 6e9:
+            if not isinstance(value, int):                  # pyadi-iio's _set_iio_attr_int
+                raise Exception("Value must be an int")
+            lo, hi, _ = PARTS[self.part]
+            if not lo <= value <= hi:
                 raise OSError(22, "Invalid argument")
-            value = int(value)
         elif name in ("rx_rf_bandwidth", "tx_rf_bandwidth"):
-            if not 200e3 <= value <= 56e6:
-                raise OSError(22, "Invalid argument")
-            value = int(value)
+            if not isinstance(value, int):
+                raise Exception("Value must be an int")
+            value = int(min(max(value, 200_000), PARTS[self.part][2]))   # the driver clamps
         elif name == "gain_control_mode_chan0":
             if value not in _GAIN_MODES:
                 raise OSError(22, "Invalid argument")
@@ -207,6 +238,12 @@ class FakePluto:
     def unplug(self) -> None:
         """The device disappears: every later access raises OSError(19)."""
         self.__dict__["_present"] = False
+
+    def inject_overflow(self, lost: int) -> None:
+        """A reader that fell behind: the overflow bit is set and the next buffer the kernel
+        fills starts ``lost`` samples later."""
+        self.__dict__["_status"] |= 0x4
+        self.__dict__["_skip"] += int(lost)
 
     # --- TX ---------------------------------------------------------------------------------
     def tx(self, data_np=None) -> None:
@@ -241,6 +278,9 @@ class FakePluto:
     def _capture(self, n: int) -> np.ndarray:
         """Capture n samples at the air's "now" through this RX chain. (n,) complex128 raw counts."""
         air = self.air
+        if self._skip:
+            air.now += self._skip
+            self.__dict__["_skip"] = 0
         x = air.signal(self, air.now, n)
         air.now += n
         s = self._s
@@ -269,6 +309,8 @@ class FakePluto:
         d = self.__dict__
         lim = self.vanish_after_rx
         if lim is not None and self.n_rx_calls >= lim:
+            if self.fail_errno is not None:
+                raise OSError(self.fail_errno, os.strerror(self.fail_errno))
             d["_present"] = False
             raise OSError(19, "No such device")
         if self._rxbuf is None:
@@ -291,6 +333,75 @@ class FakePluto:
                 f'tx_cyclic_buffer={s["tx_cyclic_buffer"]} ppm={self.ppm}')
 
 
+# --- the iio.Context look-alike (what IioControl reads and writes) ---------------------------
+class _Attr:
+    def __init__(self, get, put=None):
+        self._get, self._put = get, put
+
+    @property
+    def value(self) -> str:
+        return self._get()
+
+    @value.setter
+    def value(self, v: str) -> None:
+        if self._put is None:
+            raise OSError(13, "Permission denied")
+        self._put(v)
+
+
+class _Channel:
+    def __init__(self, attrs: dict):
+        self.attrs = attrs
+
+
+class _Device:
+    def __init__(self, dev: "FakePluto", channels: dict):
+        self._dev, self._channels = dev, channels
+
+    def find_channel(self, name, is_output=False):
+        self._dev._check()
+        return self._channels.get((name, bool(is_output)))
+
+    def reg_read(self, reg: int) -> int:
+        self._dev._check()
+        return self._dev._status if reg == STATUS_REG else 0
+
+    def reg_write(self, reg: int, value: int) -> None:
+        self._dev._check()
+        if reg == STATUS_REG:        # write-1-to-clear, as the HDL core's status bits
+            self._dev.__dict__["_status"] &= ~int(value)
+
+
+class _FakeContext:
+    def __init__(self, dev: "FakePluto", serial: str):
+        part = dev.part.upper()
+        self.attrs = {"hw_model": f"Analog Devices PlutoSDR Rev.C (Z7010-{part}A) [double]",
+                      "hw_serial": serial, "fw_version": "v0.38", "ad9361-phy,model": f"{dev.part}a"}
+        s = dev._s
+
+        def tx_gain_put(v):
+            setattr(dev, "tx_hardwaregain_chan0", float(str(v).split()[0]))
+
+        def pd_put(v):
+            dev.__dict__["_tx_lo_pd"] = str(v).strip() not in ("0", "")
+
+        track = {k: _Attr(lambda: "1") for k in ("quadrature_tracking_en", "rf_dc_offset_tracking_en",
+                                                   "bb_dc_offset_tracking_en")}
+        phy = {("voltage0", True): _Channel({
+                   "hardwaregain": _Attr(lambda: f"{s['tx_hardwaregain_chan0']:.6f} dB", tx_gain_put),
+                   "hardwaregain_available": _Attr(lambda: "[-89.750000 0.250000 0.000000]")}),
+               ("altvoltage1", True): _Channel({"powerdown": _Attr(lambda: str(int(dev._tx_lo_pd)), pd_put)}),
+               ("voltage0", False): _Channel({
+                   "hardwaregain": _Attr(lambda: f"{s['rx_hardwaregain_chan0']:.6f} dB"),
+                   "hardwaregain_available": _Attr(lambda: "[-3 1 71]"), **track})}
+        self._devices = {"ad9361-phy": _Device(dev, phy), "cf-ad9361-lpc": _Device(dev, {})}
+        self._dev = dev
+
+    def find_device(self, name):
+        self._dev._check()
+        return self._devices.get(name)
+
+
 # --- "double:" URIs: construct fakes from the command line ---------------------------------
 _AIRS: dict[str, Air] = {}
 
@@ -306,8 +417,10 @@ def parse_double_uri(uri: str) -> tuple[str, dict]:
             kw[k] = float(v)
         elif k in ("dc", "dc_offset"):
             kw["dc_offset"] = complex(v.replace(" ", ""))
-        elif k in ("delay", "seed", "vanish_after_rx", "kernel_buffers"):
+        elif k in ("delay", "seed", "vanish_after_rx", "kernel_buffers", "fail_errno"):
             kw[k] = int(v)
+        elif k == "part":
+            kw[k] = v
         elif k in ("air", "absent"):
             kw[k] = v
         else:
