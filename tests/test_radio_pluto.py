@@ -284,6 +284,6 @@ def test_gnuradio_pluto_unreachable_is_radio_not_found():
     from lamsc_sdr.radio.gnuradio_pluto import GrPlutoRadio
     with pytest.raises(RadioNotFoundError, match=r"ip:127\.0\.0\.1:9") as ei:
         GrPlutoRadio("ip:127.0.0.1:9")
-    assert isinstance(ei.value.__cause__, RuntimeError)
+    assert isinstance(ei.value.__cause__, OSError) and ei.value.__cause__.errno == 111   # ECONNREFUSED
     with pytest.raises(RadioNotFoundError, match="explicit URI"):
         GrPlutoRadio(None)

@@ -75,7 +75,7 @@ def make_radio(cfg: RadioConfig | None = None, run_cfg=None, *, capture=None, ou
         radio = GrPlutoRadio(cfg.uri, rx_uri=cfg.rx_uri, sample_rate=fs, center_freq=cfg.center_freq,
                              rf_bandwidth=cfg.rf_bandwidth, tx_gain=cfg.tx_gain, rx_gain=cfg.rx_gain,
                              gain_control_mode=cfg.gain_control_mode, buffer_size=min(cfg.buffer_size, 2 ** 15),
-                             tx_backoff_db=cfg.tx_backoff_db)
+                             tx_backoff_db=cfg.tx_backoff_db, tx_cyclic=cfg.tx_cyclic)
     elif b == "replay":
         from .replay import ReplayRadio
         src = capture or cfg.uri

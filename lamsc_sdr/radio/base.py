@@ -33,7 +33,7 @@ class Radio(abc.ABC):
         self._recorder = None
         self._closed = False
         self._delivered = 0            # samples rx() returned so far (the stream index)
-        self._pending_gaps: list[tuple[int, int | None]] = []
+        self._pending_gaps: list[tuple[int, int | None, str]] = []
         self.overflows = 0             # receive overflows (sample losses) seen so far
         self.gaps: list[int] = []      # stream indices of the first sample after each loss
 
@@ -98,19 +98,21 @@ class Radio(abc.ABC):
         """Append everything ``rx`` returns to ``recorder`` (an object with ``write(iq)`` and ``close()``)."""
         self._recorder = recorder
 
-    def _mark_gap(self, offset: int, lost: int | None = None) -> None:
-        """Samples were lost before sample ``offset`` of the chunk ``rx`` returns next."""
-        self.overflows += 1
-        self._pending_gaps.append((int(offset), lost))
+    def _mark_gap(self, offset: int, lost: int | None = None, reason: str = "overflow") -> None:
+        """Samples were lost before sample ``offset`` of the chunk ``rx`` returns next
+        (``reason``: "overflow" -- counted in ``overflows`` -- or e.g. "restart" after a retune)."""
+        if "overflow" in reason:
+            self.overflows += 1
+        self._pending_gaps.append((int(offset), lost, reason))
 
     def _recorded(self, iq: np.ndarray) -> np.ndarray:
         """Every backend's ``rx`` returns through here: gap bookkeeping, then the recording."""
         rec = self._recorder
         base = getattr(rec, "n_samples", 0) if rec is not None else 0
-        for off, lost in self._pending_gaps:
+        for off, lost, reason in self._pending_gaps:
             self.gaps.append(self._delivered + off)
             if rec is not None and hasattr(rec, "mark_gap"):
-                rec.mark_gap(base + off, lost=lost)
+                rec.mark_gap(base + off, lost=lost, reason=reason)
         self._pending_gaps = []
         if rec is not None:
             rec.write(iq)

@@ -322,6 +322,8 @@ class PlutoRadio(Radio):
         have = 0
         if self._fresh:
             self._leftover = np.zeros(0, np.complex64)
+            if self._delivered:          # a fresh capture after earlier ones: the stream jumps here
+                self._mark_gap(0, reason="restart")
         elif self._leftover.size:
             parts.append(self._leftover)
             have = self._leftover.size
@@ -356,7 +358,7 @@ class PlutoRadio(Radio):
             raise device_error(uri, "rx", err) from err
         out = np.concatenate(parts) if len(parts) > 1 else parts[0]
         # gaps beyond n belong to the leftover: keep them for the next call
-        later = [(off - n, lost) for off, lost in self._pending_gaps if off >= n]
+        later = [(off - n, lost, why) for off, lost, why in self._pending_gaps if off >= n]
         self._pending_gaps = [g for g in self._pending_gaps if g[0] < n]
         self._leftover = out[n:]
         out = self._recorded(out[:n])

@@ -379,21 +379,46 @@ class _FakeContext:
                       "hw_serial": serial, "fw_version": "v0.38", "ad9361-phy,model": f"{dev.part}a"}
         s = dev._s
 
-        def tx_gain_put(v):
-            setattr(dev, "tx_hardwaregain_chan0", float(str(v).split()[0]))
+        def put(name, conv):
+            def _put(v):
+                try:
+                    value = conv(str(v).split()[0])
+                except ValueError:
+                    raise OSError(22, "Invalid argument") from None
+                setattr(dev, name, value)
+            return _put
 
         def pd_put(v):
             dev.__dict__["_tx_lo_pd"] = str(v).strip() not in ("0", "")
 
+        def mode_put(v):
+            if str(v).strip() not in _GAIN_MODES:
+                raise OSError(22, "Invalid argument")
+            dev.gain_control_mode_chan0 = str(v).strip()
+
+        def rx_gain_put(v):
+            if s["gain_control_mode_chan0"] != "manual":
+                raise OSError(22, "Invalid argument")     # the driver: the AGC owns the gain
+            dev.rx_hardwaregain_chan0 = float(str(v).split()[0])
+
+        def shared(name, conv=int):
+            return _Attr(lambda: str(s[name]), put(name, conv))
+
         track = {k: _Attr(lambda: "1") for k in ("quadrature_tracking_en", "rf_dc_offset_tracking_en",
                                                    "bb_dc_offset_tracking_en")}
         phy = {("voltage0", True): _Channel({
-                   "hardwaregain": _Attr(lambda: f"{s['tx_hardwaregain_chan0']:.6f} dB", tx_gain_put),
-                   "hardwaregain_available": _Attr(lambda: "[-89.750000 0.250000 0.000000]")}),
-               ("altvoltage1", True): _Channel({"powerdown": _Attr(lambda: str(int(dev._tx_lo_pd)), pd_put)}),
+                   "hardwaregain": _Attr(lambda: f"{s['tx_hardwaregain_chan0']:.6f} dB", put("tx_hardwaregain_chan0", float)),
+                   "hardwaregain_available": _Attr(lambda: "[-89.750000 0.250000 0.000000]"),
+                   "sampling_frequency": shared("sample_rate"), "rf_bandwidth": shared("tx_rf_bandwidth")}),
+               ("altvoltage0", True): _Channel({"frequency": shared("rx_lo")}),
+               ("altvoltage1", True): _Channel({"frequency": shared("tx_lo"),
+                                                "powerdown": _Attr(lambda: str(int(dev._tx_lo_pd)), pd_put)}),
                ("voltage0", False): _Channel({
-                   "hardwaregain": _Attr(lambda: f"{s['rx_hardwaregain_chan0']:.6f} dB"),
-                   "hardwaregain_available": _Attr(lambda: "[-3 1 71]"), **track})}
+                   "hardwaregain": _Attr(lambda: f"{s['rx_hardwaregain_chan0']:.6f} dB", rx_gain_put),
+                   "hardwaregain_available": _Attr(lambda: "[-3 1 71]"),
+                   "gain_control_mode": _Attr(lambda: s["gain_control_mode_chan0"], mode_put),
+                   "sampling_frequency": shared("sample_rate"), "rf_bandwidth": shared("rx_rf_bandwidth"),
+                   **track})}
         self._devices = {"ad9361-phy": _Device(dev, phy), "cf-ad9361-lpc": _Device(dev, {})}
         self._dev = dev
 
