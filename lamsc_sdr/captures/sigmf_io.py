@@ -192,8 +192,13 @@ class SigMFRecorder:
         if lost is not None:
             seg["lamsc:lost"] = int(lost)
         same = [c for c in self.captures if c["core:sample_start"] == idx]
-        if same:                          # two losses before one sample: one segment
-            same[0].update({k: v for k, v in seg.items() if k != "core:sample_start"})
+        if same:                          # two losses before one sample: one segment naming both
+            c = same[0]
+            reasons = c.get("lamsc:gap", "").split(",") if c.get("lamsc:gap") else []
+            if reason not in reasons:
+                c["lamsc:gap"] = ",".join(reasons + [reason])
+            if lost is not None:
+                c["lamsc:lost"] = int(c.get("lamsc:lost", 0)) + int(lost)
         else:
             self.captures.append(seg)
             self.captures.sort(key=lambda c: c["core:sample_start"])

@@ -276,9 +276,9 @@ class GrPlutoRadio(Radio):
             self._queue.append([x, gaps])
             self._queued += x.size
             while self._queued - self._queue[0][0].size >= limit and len(self._queue) > 1:
-                lost = self._queue.popleft()[0].size
-                self._queued -= lost
-                self._queue[0][1].insert(0, (0, lost, "host-overflow"))
+                dropped, marks = self._queue.popleft()
+                self._queued -= dropped.size
+                self._queue[0][1][:0] = [(0, None, why) for _, _, why in marks] + [(0, dropped.size, "host-overflow")]
             self._cv.notify_all()
 
     def _ended(self) -> None:
