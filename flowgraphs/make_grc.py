@@ -3,8 +3,15 @@
     python flowgraphs/make_grc.py
 
 Blocks ``lamsc_frame_source`` / ``lamsc_frame_sink`` are defined in ``flowgraphs/blocks``: point
-GNU Radio Companion at them with ``GRC_BLOCKS_PATH=flowgraphs/blocks`` (or copy them into
-``~/.grc_gnuradio``), and make ``lamsc_sdr`` importable (``pip install -e .``).
+GNU Radio Companion at them with ``GRC_BLOCKS_PATH=flowgraphs/blocks`` (or ``local_blocks_path``
+in ``~/.config/gnuradio/grc.conf``), and make ``lamsc_sdr`` importable (``pip install -e .``);
+see docs/HARDWARE.md.
+
+The Pluto flowgraphs carry what gr-iio 3.10.5.1 needs to behave: the TX source pads its last
+frames to whole sink buffers (the non-cyclic sink drops a partial last buffer); a snippet after
+init writes the RX gain mode and bandwidth that the GRC Pluto source never writes; a snippet
+after stop lets the queued buffers play and leaves the Pluto silent (maximum attenuation, TX LO
+down). TX amplitude ``0.5 * 10**(-12/20)`` gives the same DAC words as ``--radio pluto``.
 """
 from pathlib import Path
 
@@ -46,7 +53,7 @@ def flowgraph(fid, title, description, blocks, connections):
 
 def pluto_sink(xy):
     return block("pluto_sink", "iio_pluto_sink", xy, type="fc32", uri="uri", frequency="int(center_freq)",
-                 samplerate="int(samp_rate)", buffer_size="32768", cyclic="False", attenuation1="attenuation",
+                 samplerate="int(samp_rate)", buffer_size=str(TX_BUF), cyclic="False", attenuation1="attenuation",
                  len_tag_key="''", filter_source="'Auto'", filter="''", fpass="0", fstop="0",
                  bandwidth="int(rf_bandwidth)")
 
@@ -56,6 +63,27 @@ def pluto_source(xy):
                  samplerate="int(samp_rate)", buffer_size="32768", quadrature="True", rfdc="True", bbdc="True",
                  gain1="'manual'", manual_gain1="rx_gain", len_tag_key="''", filter_source="'Auto'", filter="''",
                  fpass="0", fstop="0", bandwidth="int(rf_bandwidth)")
+
+
+TX_BUF = 32768
+TX_AMPLITUDE = "0.5 * 10 ** (-12 / 20)"     # gr-iio: 1.0 -> 2^15; pyadi-iio's 2^14 full scale, 12 dB backoff
+
+
+def snippet(bid, section, code, xy):
+    return block(bid, "snippet", xy, section=section, priority="0", code=code)
+
+
+def fix_source(xy):
+    return snippet("fix_pluto_source", "main_after_init",
+                   "from lamsc_sdr.radio.gnuradio_pluto import fix_gr_iio_source\n"
+                   "from lamsc_sdr.radio.iio_control import IioControl\n"
+                   "fix_gr_iio_source(self.pluto_source, IioControl.open(self.rx_uri), self.rf_bandwidth, 'manual')", xy)
+
+
+def silence(xy):
+    return snippet("silence_pluto", "main_after_stop",
+                   "from lamsc_sdr.radio.gnuradio_pluto import silence_tx\n"
+                   f"silence_tx(self.uri, 4 * {TX_BUF} / self.samp_rate)", xy)
 
 
 COMMON = [param("config", "Run config YAML", "str", "''", (200, 8)),
@@ -82,7 +110,8 @@ graphs = {
                   param("clock_ppm", "Clock offset ppm", "eng_float", "0.0", (1080, 8)),
                   variable("samp_rate", "1e6", (8, 160)),
                   variable("taps", "[1.0, 0.0, 0.3j, 0.0, 0.1]", (8, 230)),
-                  block("src", "lamsc_frame_source", (200, 300), amplitude="1.0", **SOURCE),
+                  block("src", "lamsc_frame_source", (200, 300), amplitude="1.0", pad_to="0", idle="False",
+                        **SOURCE),
                   block("channel", "channels_channel_model", (480, 300), noise_voltage="10 ** (-snr_db / 20)",
                         freq_offset="cfo_hz / samp_rate", epsilon="1.0 + clock_ppm * 1e-6",
                         taps="[t / sum(abs(x) ** 2 for x in taps) ** 0.5 for t in taps]", seed="7",
@@ -92,21 +121,25 @@ graphs = {
     "lamsc_pluto_tx": flowgraph(
         "lamsc_pluto_tx", "lamsc frames to a PlutoSDR (gr-iio)",
         "Transmits lamsc frames through iio_pluto_sink; n_frames = 0 transmits until stopped.",
-        COMMON + RADIO + [block("src", "lamsc_frame_source", (200, 300), amplitude="0.25", **SOURCE),
-                          pluto_sink((520, 300))],
+        COMMON + RADIO + [block("src", "lamsc_frame_source", (200, 300), amplitude=TX_AMPLITUDE, pad_to=TX_BUF,
+                                idle="False", **SOURCE),
+                          pluto_sink((520, 300)), silence((200, 420))],
         [("src", "0", "pluto_sink", "0")]),
     "lamsc_pluto_rx": flowgraph(
         "lamsc_pluto_rx", "lamsc frames from a PlutoSDR (gr-iio)",
         "Receives from iio_pluto_source and decodes lamsc frames until stopped (Ctrl-C).",
-        COMMON + RADIO + [pluto_source((200, 300)), block("sink", "lamsc_frame_sink", (560, 300), **SINK)],
+        COMMON + RADIO + [pluto_source((200, 300)), block("sink", "lamsc_frame_sink", (560, 300), **SINK),
+                          fix_source((200, 420))],
         [("pluto_source", "0", "sink", "0")]),
     "lamsc_pluto_loopback": flowgraph(
         "lamsc_pluto_loopback", "lamsc single-Pluto loopback (gr-iio)",
         "One PlutoSDR transmits lamsc frames to itself (cable with attenuator, or antennas): set uri and "
         "rx_uri to the same device.",
-        COMMON + RADIO + [block("src", "lamsc_frame_source", (200, 300), amplitude="0.25", **SOURCE),
+        COMMON + RADIO + [block("src", "lamsc_frame_source", (200, 300), amplitude=TX_AMPLITUDE, pad_to=TX_BUF,
+                                idle="False", **SOURCE),
                           pluto_sink((520, 300)), pluto_source((200, 420)),
-                          block("sink", "lamsc_frame_sink", (560, 420), **SINK)],
+                          block("sink", "lamsc_frame_sink", (560, 420), **SINK), fix_source((200, 540)),
+                          silence((400, 540))],
         [("src", "0", "pluto_sink", "0"), ("pluto_source", "0", "sink", "0")]),
 }
 

@@ -177,7 +177,7 @@ def test_stop_close_and_ctrl_c_leave_the_pluto_silent(how):
     devs = _pair()
     d = devs["double:a"]
     r = PlutoRadio("double:a", device_factory=devs.__getitem__, buffer_size=4096, rx_gain=30, tx_cyclic=False)
-    r.tx(_tone(10 ** 6))                     # a long non-cyclic burst: destroying the buffer alone is not enough
+    r.tx(_tone(200_000))                     # a long non-cyclic burst: destroying the buffer alone is not enough
     assert _heard(devs) > 1e3
     if how == "stop_tx":
         r.stop_tx()

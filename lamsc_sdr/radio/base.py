@@ -141,8 +141,18 @@ class Radio(abc.ABC):
         return self
 
     def __exit__(self, *exc):
+        self._aborting = exc[0] is not None      # an exception or Ctrl-C: stop now, do not drain TX
         self.close()
         return False
+
+    def _drain_tx(self) -> None:
+        """Before stopping a non-cyclic transmission: wait until its queued samples have played
+        (``_tx_until``, monotonic seconds), unless the radio is closing on an exception."""
+        until = getattr(self, "_tx_until", 0.0)
+        if not getattr(self, "_aborting", False) and until > 0:
+            import time
+            time.sleep(max(0.0, until - time.monotonic()))
+        self._tx_until = 0.0
 
     def settings(self) -> dict:
         return {"sample_rate": self.sample_rate, "center_freq": self.center_freq,

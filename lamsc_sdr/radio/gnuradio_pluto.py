@@ -43,6 +43,26 @@ log = logging.getLogger(__name__)
 GR_FULL_SCALE = TX_PEAK / GR_IIO_ONE        # 0.5: the float that gr-iio turns into 2^14
 
 
+def fix_gr_iio_source(source, ctl: IioControl, rf_bandwidth: float, gain_mode: str) -> None:
+    """Work around gr-iio 3.10.5.1 on an ``fmcomms2_source``/GRC Pluto source: write ``gain_mode``
+    (its ``set_gain_mode`` writes the previously stored mode, so it is called twice) and the RX
+    ``rf_bandwidth`` (the source has no setter; the GRC block's bandwidth is never written), then
+    read the mode back (gr-iio only logs a failed write)."""
+    source.set_gain_mode(0, gain_mode)
+    source.set_gain_mode(0, gain_mode)
+    got = ctl.read("voltage0", False, "gain_control_mode").strip()
+    if got != gain_mode:
+        raise RadioError(f"PlutoSDR at {ctl.uri!r} did not take gain_control_mode={gain_mode!r} (reads {got!r})")
+    ctl.write("voltage0", False, "rf_bandwidth", int(round(rf_bandwidth)))
+
+
+def silence_tx(uri: str, drain_s: float = 0.0) -> None:
+    """After a TX flowgraph stops: let ``drain_s`` seconds of queued buffers play, then leave the
+    Pluto silent (maximum attenuation, TX LO powered down). For GRC ``main_after_stop`` snippets."""
+    time.sleep(max(0.0, drain_s))
+    IioControl.open(uri).tx_off()
+
+
 def _blocks():
     """The two Python blocks, defined on first use (importing gnuradio costs ~0.3 s)."""
     from gnuradio import gr
@@ -180,18 +200,13 @@ class GrPlutoRadio(Radio):
         self._gr("set_frequency", src.set_frequency, fc)
         self._gr("set_filter_params", src.set_filter_params, "Auto", "", 0.0, 0.0)
         self._gr("set_samplerate", src.set_samplerate, rate)
-        # gr-iio 3.10.5.1 writes the mode stored by the *previous* call: the second call writes ours
-        self._gr("set_gain_mode", src.set_gain_mode, 0, self.gain_control_mode)
-        self._gr("set_gain_mode", src.set_gain_mode, 0, self.gain_control_mode)
-        if ctl.read("voltage0", False, "gain_control_mode").strip() != self.gain_control_mode:
-            raise RadioError(f"PlutoSDR at {ctl.uri!r} did not take gain_control_mode={self.gain_control_mode!r}")
+        self._gr("set_gain_mode", fix_gr_iio_source, src, ctl, self.rf_bandwidth, self.gain_control_mode)
         if self.gain_control_mode == "manual":
             self._gr("set_gain", src.set_gain, 0, float(self.rx_gain))
             self._check(ctl, "voltage0", False, "hardwaregain", self.rx_gain, 0.51, "RX hardwaregain")
         for name, fn, val in (("set_quadrature", src.set_quadrature, True), ("set_rfdc", src.set_rfdc, True),
                               ("set_bbdc", src.set_bbdc, True)):
             self._gr(name, fn, val)
-        ctl.write("voltage0", False, "rf_bandwidth", int(round(self.rf_bandwidth)))   # no setter on the source
         self._check(ctl, "altvoltage0", True, "frequency", fc, 1, "RX LO frequency")
         self._check(ctl, "voltage0", False, "sampling_frequency", rate, 1, "sampling_frequency")
         self._fresh = True
@@ -392,11 +407,14 @@ class GrPlutoRadio(Radio):
             raise device_error(self.uri, "tx", err) from err
         if src.pos < y.size:
             raise RadioError(f"gnuradio-pluto TX at {self.uri!r}: only {src.pos} of {y.size} samples were taken")
+        if not self.tx_cyclic:   # up to the kernel's 4 queued buffers are still to play
+            self._tx_until = time.monotonic() + 4 * size / self.sample_rate
         self._tx_live = True
         self._fresh = True
 
     def _drop_tx(self) -> None:
-        """Destroy the TX buffer (gr-iio does it in the sink's destructor)."""
+        """Destroy the TX buffer (gr-iio does it in the sink's destructor) once it has played."""
+        self._drain_tx()
         if self._tx_tb is not None:
             self._tx_tb.stop()
             self._tx_tb.wait()

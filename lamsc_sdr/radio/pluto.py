@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 import weakref
 
 import numpy as np
@@ -113,6 +114,7 @@ class PlutoRadio(Radio):
         self._fresh = True
         self._tx_configured = False      # TX settings written (only once this radio transmits)
         self._tx_live = False            # a waveform is on the air
+        self._tx_len = None              # length of the TX buffer pyadi-iio holds
         self._leftover = np.zeros(0, np.complex64)
         self._ctl: dict[int, IioControl | None] = {}
         self._tx_dev = connect(uri, device_factory)
@@ -280,18 +282,25 @@ class PlutoRadio(Radio):
         if not self._tx_live:
             self._configure_tx()         # first transmission, or after stop_tx silenced the device
         try:
-            dev.tx_destroy_buffer()      # a cyclic buffer must go before new data; resets the length too
+            if self.tx_cyclic or self._tx_len not in (None, y.size):
+                self._drain_tx()         # a non-cyclic buffer of another length: let it play out
+                dev.tx_destroy_buffer()  # a cyclic buffer must go before new data; resets the length too
             if dev.tx_cyclic_buffer != self.tx_cyclic:
                 dev.tx_cyclic_buffer = self.tx_cyclic
             dev.tx(y)
+            self._tx_len = y.size
         except Exception as err:
             raise device_error(self.uri, "tx", err) from err
+        if not self.tx_cyclic:           # non-cyclic pushes play back to back
+            self._tx_until = max(getattr(self, "_tx_until", 0.0), time.monotonic()) + y.size / self.sample_rate
         self._tx_live = True
         self._fresh = True
 
     def _silence(self, dev) -> None:
         """Destroy the TX buffer, then maximum attenuation and TX LO power-down."""
+        self._drain_tx()
         dev.tx_destroy_buffer()
+        self._tx_len = None
         ctl = self._control(dev)
         if ctl is not None:
             ctl.tx_off()

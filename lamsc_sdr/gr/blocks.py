@@ -2,10 +2,18 @@
 
 - :class:`FrameSource`: a stream of lamsc frames carrying a text message (repeated with new
   message ids), bursts separated by ``frame.gap_samples`` zeros; finishes after ``n_frames``
-  frames (0: never), which ends a flowgraph.
+  frames (0: never), which ends a flowgraph. Any GNU Radio app can also send through it: a PDU
+  (``pmt.cons(meta, u8vector)``, e.g. from ``socket_pdu`` or ``message_strobe``) on the ``pdus``
+  input port is sent as one more message (its UTF-8 text) as soon as the current burst ends.
+  With ``message=''`` (or ``idle=True``) the block never finishes and sends zeros while it has
+  nothing to send. ``pad_to=B`` ends a finite transmission with zeros up to a whole number of
+  ``B``-sample buffers plus one more: gr-iio's non-cyclic Pluto sink only pushes whole buffers,
+  so without it the tail of the last frames never reaches the radio.
 - :class:`FrameSink`: pushes its input into a :class:`~lamsc_sdr.phy.frame.FrameReceiver`,
   reassembles messages, publishes one PMT dict per detected frame on the ``frames`` message port
-  and, on stop, writes the results JSON (same shape as ``lamsc link --json``) to ``json_path``.
+  and one PDU per completed message on ``pdus`` (``meta`` = message id, segments, SNR; the
+  payload is the message's UTF-8 text as a u8vector) and, on stop, writes the results JSON (same
+  shape as ``lamsc link --json``) to ``json_path``.
 
 Every constructor argument has a default (GRC and ``flowgraphs/blocks/*.block.yml`` rely on it).
 ``config`` is a run-config YAML path ('' = built-in defaults). No signal processing here.
@@ -26,39 +34,76 @@ def _cfg(config: str):
 
 
 class FrameSource(gr.sync_block):
-    """Output: complex64 stream of frames (unit average power times ``amplitude``)."""
+    """Output: complex64 stream of frames (unit average power times ``amplitude``).
+    Message input ``pdus``: PDUs whose payload (u8vector, UTF-8) is sent as a message."""
 
     def __init__(self, message: str = "Hello from lamsc_sdr over GNU Radio", n_frames: int = 10,
-                 config: str = "", amplitude: float = 1.0, codec: str = "digital"):
+                 config: str = "", amplitude: float = 1.0, codec: str = "digital", pad_to: int = 0,
+                 idle: bool = False):
         gr.sync_block.__init__(self, name="lamsc_frame_source", in_sig=None, out_sig=[np.complex64])
+        import pmt
         from ..transport import Sender, load_semantic
         cfg = _cfg(config)
+        self._pmt = pmt
         self.sender = Sender(cfg.frame, codec, load_semantic(codec, cfg))
         self.message = message
         self.n_frames = int(n_frames)
         self.amplitude = np.float32(amplitude)
+        self.pad_to = int(pad_to)
+        self.idle = bool(idle) or not message
         self.frames_sent = 0
+        self.produced = 0
         self._next_id = 1
+        self._padded = False
         self._buf = np.zeros(0, np.complex64)
+        self._pdus: list[str] = []
+        self.message_port_register_in(pmt.intern("pdus"))
+        self.set_msg_handler(pmt.intern("pdus"), self._on_pdu)
 
-    def _refill(self) -> bool:
-        if self.n_frames and self.frames_sent >= self.n_frames:
-            return False
-        plan = self.sender.plan([self.message], first_id=self._next_id)
+    def _on_pdu(self, msg) -> None:
+        pmt = self._pmt
+        data = pmt.cdr(msg) if pmt.is_pair(msg) else msg
+        if pmt.is_u8vector(data):
+            text = bytes(pmt.u8vector_elements(data)).decode("utf-8", errors="replace")
+        elif pmt.is_symbol(data):
+            text = pmt.symbol_to_string(data)
+        else:
+            log.warning("lamsc_frame_source: ignoring a message that is neither a PDU nor a symbol")
+            return
+        self._pdus.append(text)
+
+    def _plan(self, text: str, limit: int = 0) -> int:
+        plan = self.sender.plan([text], first_id=self._next_id)
         self._next_id = (self._next_id + 1) & 0xFFFF or 1
-        n = len(plan.frames) if not self.n_frames else min(len(plan.frames), self.n_frames - self.frames_sent)
+        n = len(plan.frames) if not limit else min(len(plan.frames), limit)
         end = plan.frames[n - 1].start + plan.frames[n - 1].length + self.sender.frame_cfg.gap_samples
         self._buf = (plan.iq[:end] * self.amplitude).astype(np.complex64)
-        self.frames_sent += n
-        return True
+        return n
+
+    def _refill(self, room: int) -> bool:
+        if self._pdus:
+            self.frames_sent += self._plan(self._pdus.pop(0))
+            return True
+        if self.message and not (self.n_frames and self.frames_sent >= self.n_frames):
+            self.frames_sent += self._plan(self.message, self.n_frames - self.frames_sent if self.n_frames else 0)
+            return True
+        if self.idle:
+            self._buf = np.zeros(min(room, 4096), np.complex64)
+            return True
+        if self.pad_to and not self._padded:      # whole buffers for gr-iio's non-cyclic sink, plus one
+            self._padded = True
+            self._buf = np.zeros(-self.produced % self.pad_to + self.pad_to, np.complex64)
+            return True
+        return False
 
     def work(self, input_items, output_items):
         out = output_items[0]
-        if self._buf.size == 0 and not self._refill():
+        if self._buf.size == 0 and not self._refill(out.size):
             return -1  # WORK_DONE: all frames sent
         k = min(out.size, self._buf.size)
         out[:k] = self._buf[:k]
         self._buf = self._buf[k:]
+        self.produced += k
         return k
 
 
@@ -80,7 +125,9 @@ class FrameSink(gr.sync_block):
         self.frames: list = []
         self.samples = 0
         self._finished = False
+        self._published: set[int] = set()
         self.message_port_register_out(pmt.intern("frames"))
+        self.message_port_register_out(pmt.intern("pdus"))
 
     def _handle(self, frames) -> None:
         pmt = self._pmt
@@ -94,6 +141,19 @@ class FrameSink(gr.sync_block):
             self.message_port_pub(pmt.intern("frames"), pmt.to_pmt(d))
             if self.verbose:
                 log.info("lamsc frame %s", d)
+            mid = d["message_id"]
+            if h is not None and mid not in self._published and self.reassembler.complete(mid):
+                self._published.add(mid)
+                self._publish(mid, fr)
+
+    def _publish(self, mid: int, fr) -> None:
+        """One PDU per completed message: (meta, u8vector of the UTF-8 text)."""
+        pmt = self._pmt
+        text = self.reassembler.text(mid) or ""
+        meta = {"message_id": int(mid), "segments": int(self.reassembler.counts[mid]),
+                "snr_db": float(fr.snr_db), "cfo_hz": float(fr.cfo_hz)}
+        payload = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        self.message_port_pub(pmt.intern("pdus"), pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(payload.size, payload.tolist())))
 
     def work(self, input_items, output_items):
         x = input_items[0]
