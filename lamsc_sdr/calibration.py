@@ -15,6 +15,19 @@ branch gain ``g`` and phase ``phi``). Estimators:
 - IQ: from a circular Gaussian probe (a proper signal, peaks limited to 3x RMS), with the noise power removed:
   ``g^2 = (E[yQ^2] - N/2) / (E[yI^2] - N/2)``, ``sin(phi) = -E[yI yQ] / sqrt(...)``.
 - SNR: (probe power - noise power) / noise power; clipping: samples within 1% of full scale.
+
+What a calibration belongs to (hardware backends):
+
+- CFO belongs to a TX/RX *pair*: the file is named after both (``pluto-<tx uri>-to-<rx uri>``)
+  and carries ``tx_uri``/``rx_uri``. One Pluto transmitting to itself shares one crystal: the
+  measured CFO is ~0 by construction and says nothing about another device, so ``cfo_ppm`` is
+  null and ``shared_crystal: true`` says why (calibrate two devices for a link's CFO).
+- The CFO correction scales with the centre frequency (a crystal error is a fraction, ppm) and
+  uses the radio's current sample rate: :class:`CalibratedRadio` rescales when either changes.
+- DC offset and IQ imbalance are measured *after* the AD9361's own RF/BB DC and quadrature
+  tracking (``tracking`` records which were on): they are residuals, not the raw chip errors.
+- Gains are searched within the limits the device reports (``hardwaregain_available``,
+  ``gain_limits``), not constants.
 """
 from __future__ import annotations
 
@@ -50,7 +63,7 @@ class Calibration:
     center_freq: float = 0.0
     sample_rate: float = 1e6
     cfo_hz: float = 0.0
-    cfo_ppm: float = 0.0
+    cfo_ppm: float | None = 0.0         # None: one device to itself (shared crystal), no ppm to report
     tx_gain: float | None = None
     rx_gain: float | None = None
     target_snr_db: float = 25.0
@@ -63,6 +76,11 @@ class Calibration:
     created: str = ""
     lamsc_version: str = __version__
     notes: str = ""
+    tx_uri: str | None = None
+    rx_uri: str | None = None
+    shared_crystal: bool = False        # TX and RX are one device: CFO ~0 by construction
+    tracking: dict | None = None        # the chip's own DC/IQ tracking while measuring
+    gain_limits: dict | None = None     # {"rx": [min, step, max], "tx": [...]} from the device
 
     @property
     def dc(self) -> complex:
@@ -72,10 +90,20 @@ class Calibration:
         return asdict(self)
 
 
+def pair_uris(radio: Radio) -> tuple[str | None, str | None]:
+    """(TX URI, RX URI) of a radio (the same URI twice for one device)."""
+    tx = getattr(radio, "uri", None)
+    return tx, getattr(radio, "rx_uri", None) or tx
+
+
 def device_name(radio: Radio) -> str:
-    """A file-name-safe device name: ``pluto-usb_1.2.5``, ``sim``, ``gnuradio``."""
-    uri = getattr(radio, "uri", None)
-    name = radio.backend if not uri else f"{radio.backend}-{uri}"
+    """A file-name-safe name of the TX/RX pair: ``pluto-usb_1.2.5-to-usb_1.2.7``,
+    ``pluto-usb_1.2.5-to-self`` (one device), ``sim``, ``gnuradio``."""
+    tx, rx = pair_uris(radio)
+    if not tx:
+        name = radio.backend
+    else:
+        name = f"{radio.backend}-{tx}-to-{'self' if rx == tx else rx}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
 
@@ -95,17 +123,28 @@ def save_calibration(cal: Calibration, path: str | Path) -> Path:
 
 
 # --- pure estimators --------------------------------------------------------------------------
-def correct(iq: np.ndarray, cal: Calibration, start: int = 0) -> np.ndarray:
+def cfo_at(cal: Calibration, center_freq: float | None = None) -> float:
+    """The CFO (Hz) to correct at ``center_freq``: the crystal error (ppm) scales with it."""
+    if center_freq is None or not cal.cfo_ppm or not cal.center_freq or center_freq == cal.center_freq:
+        return float(cal.cfo_hz)
+    return float(cal.cfo_ppm) * 1e-6 * float(center_freq)
+
+
+def correct(iq: np.ndarray, cal: Calibration, start: int = 0, sample_rate: float | None = None,
+            center_freq: float | None = None) -> np.ndarray:
     """Undo DC, IQ imbalance and CFO (in that order). iq: (n,) complex; ``start``: absolute index
-    of iq[0] in the stream (keeps the CFO phase continuous). Output: (n,) complex64."""
+    of iq[0] in the stream (keeps the CFO phase continuous); ``sample_rate``/``center_freq``: the
+    radio's current ones (default: the calibration's), the CFO is rescaled to them.
+    Output: (n,) complex64."""
     from .channel.impairments import iq_coefficients
     y = np.asarray(iq, dtype=np.complex128) - cal.dc
     if cal.iq_gain_db or cal.iq_phase_deg:
         mu, nu = iq_coefficients(cal.iq_gain_db, cal.iq_phase_deg)
         y = (np.conj(mu) * y - nu * np.conj(y)) / (abs(mu) ** 2 - abs(nu) ** 2)
-    if cal.cfo_hz:
+    cfo = cfo_at(cal, center_freq)
+    if cfo:
         n = np.arange(start, start + y.size, dtype=np.float64)
-        y = y * np.exp(-2j * np.pi * cal.cfo_hz / cal.sample_rate * n)
+        y = y * np.exp(-2j * np.pi * cfo / float(sample_rate or cal.sample_rate) * n)
     return y.astype(np.complex64)
 
 
@@ -192,34 +231,54 @@ def calibrate(radio: Radio, target_snr_db: float = 25.0, rng: np.random.Generato
     hardware allows it. Gains are tuned only for hardware backends (``pluto``, ``gnuradio-pluto``)
     unless ``tune_gains`` says otherwise; simulated backends report what they measure."""
     rng = rng or np.random.default_rng(0)
-    tune = radio.backend in ("pluto", "gnuradio-pluto") if tune_gains is None else tune_gains
+    hw = radio.backend in ("pluto", "gnuradio-pluto")
+    tune = hw if tune_gains is None else tune_gains
+    limits = radio.gain_range()
+    rx_min, _, rx_max = limits["rx"]
+    _, tx_step, tx_max = limits["tx"]
     m = measure(radio, rng, n)
     for _ in range(max_rounds if tune else 0):
         if m["clipping"] > 0 or m["peak"] > 0.9:
-            radio.rx_gain = max(-3.0, radio.rx_gain - 6.0)
+            radio.rx_gain = max(rx_min, radio.rx_gain - 6.0)
         elif m["snr_db"] < target_snr_db:
             deficit = target_snr_db - m["snr_db"] + 2.0
             headroom = -20 * math.log10(max(m["peak"], 1e-6)) - 3.0     # dB before clipping
-            if radio.tx_gain < 0:
-                radio.tx_gain = min(0.0, round(4 * (radio.tx_gain + min(deficit, max(headroom, 1.0)))) / 4)
-            elif headroom > 1:
-                radio.rx_gain = min(71.0, float(round(radio.rx_gain + min(deficit, headroom))))
+            if radio.tx_gain < tx_max:
+                step = min(deficit, max(headroom, 1.0))
+                radio.tx_gain = min(tx_max, round((radio.tx_gain + step) / tx_step) * tx_step)
+            elif headroom > 1 and radio.rx_gain < rx_max:
+                radio.rx_gain = min(rx_max, float(round(radio.rx_gain + min(deficit, headroom))))
             else:
                 break
         else:
             break
         m = measure(radio, rng, n)
     fc = float(radio.center_freq)
+    tx_uri, rx_uri = pair_uris(radio)
+    shared = hw and tx_uri == rx_uri
+    tracking = radio.tracking()
+    notes = []
+    if radio.backend in ("sim", "gnuradio"):
+        notes.append("simulated backend")
+    if shared:
+        notes.append("one device transmitting to itself: TX and RX share one crystal, so the measured CFO "
+                     "(~0 Hz) says nothing about the CFO to another device and no ppm is reported; "
+                     "calibrate a TX/RX pair of devices for a link")
+    if tracking:
+        on = [k for k, v in tracking.items() if v]
+        notes.append("DC and IQ measured with the chip's own tracking on (" + (", ".join(on) or "none")
+                     + "): they are the residuals after the AD9361's corrections")
+    ppm = None if shared else (round(m["cfo_hz"] / fc * 1e6, 6) if fc else 0.0)
     return Calibration(
-        device=device_name(radio), backend=radio.backend, uri=getattr(radio, "uri", None), center_freq=fc,
-        sample_rate=float(radio.sample_rate), cfo_hz=round(m["cfo_hz"], 3),
-        cfo_ppm=round(m["cfo_hz"] / fc * 1e6, 6) if fc else 0.0,
+        device=device_name(radio), backend=radio.backend, uri=tx_uri, center_freq=fc,
+        sample_rate=float(radio.sample_rate), cfo_hz=round(m["cfo_hz"], 3), cfo_ppm=ppm,
         tx_gain=float(radio.tx_gain), rx_gain=float(radio.rx_gain), target_snr_db=float(target_snr_db),
         snr_db=round(m["snr_db"], 3), noise_power=m["noise_power"], clipping=m["clipping"],
         dc_offset=[round(m["dc"].real, 6), round(m["dc"].imag, 6)], iq_gain_db=round(m["iq_gain_db"], 4),
         iq_phase_deg=round(m["iq_phase_deg"], 4),
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        notes="simulated backend" if radio.backend in ("sim", "gnuradio") else "")
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), notes="; ".join(notes),
+        tx_uri=tx_uri, rx_uri=rx_uri, shared_crystal=bool(shared), tracking=tracking,
+        gain_limits={k: [float(x) for x in v] for k, v in limits.items()} if hw else None)
 
 
 class CalibratedRadio(Radio):
@@ -253,7 +312,7 @@ class CalibratedRadio(Radio):
 
     def rx(self, n=None):
         y = self.inner.rx(n)
-        out = correct(y, self.calibration, self._pos)
+        out = correct(y, self.calibration, self._pos, self.inner.sample_rate, self.inner.center_freq)
         self._pos += y.size
         return out
 

@@ -65,3 +65,39 @@ def test_yaml_round_trip_and_receivers_load_it(tmp_path):
     with pytest.raises(ConfigError, match="wobble.*bad.yaml"):
         load_calibration(bad)
     assert np.isfinite(y).all()
+
+
+def test_one_pluto_to_itself_says_the_cfo_is_meaningless_and_pairs_are_named():
+    air = Air(path_loss_db=30, noise_dbfs=-90, seed=4)
+    devs = {"double:a": FakePluto("double:a", air=air, ppm=7.0), "double:b": FakePluto("double:b", air=air)}
+    with PlutoRadio("double:a", device_factory=devs.__getitem__, tx_gain=-30, rx_gain=25, buffer_size=16384) as r:
+        cal = calibrate(r, rng=np.random.default_rng(5))
+    assert cal.shared_crystal and cal.cfo_ppm is None and abs(cal.cfo_hz) < 5     # one crystal: CFO ~0
+    assert cal.device == "pluto-double_a-to-self" and "share one crystal" in cal.notes
+    assert cal.tracking == {"quadrature": True, "rf_dc": True, "bb_dc": True} and "tracking on" in cal.notes
+    assert cal.gain_limits == {"rx": [-3.0, 1.0, 71.0], "tx": [-89.75, 0.25, 0.0]}
+    with PlutoRadio("double:a", rx_uri="double:b", device_factory=devs.__getitem__, tx_gain=-30, rx_gain=25,
+                    buffer_size=16384) as r:
+        pair = calibrate(r, rng=np.random.default_rng(5), tune_gains=False)
+    assert pair.device == "pluto-double_a-to-double_b" and (pair.tx_uri, pair.rx_uri) == ("double:a", "double:b")
+    assert not pair.shared_crystal and abs(pair.cfo_ppm - 7.0) < 0.02
+
+
+def test_gain_search_stays_within_the_device_limits():
+    air = Air(path_loss_db=60, noise_dbfs=-90, seed=6)
+    devs = {"double:a": FakePluto("double:a", air=air), "double:b": FakePluto("double:b", air=air)}
+    with PlutoRadio("double:a", rx_uri="double:b", device_factory=devs.__getitem__, tx_gain=-50, rx_gain=10,
+                    buffer_size=16384) as r:
+        r.gain_range = lambda: {"rx": (-3.0, 1.0, 20.0), "tx": (-89.75, 0.25, -40.0)}   # a tighter device
+        cal = calibrate(r, target_snr_db=60, rng=np.random.default_rng(7))
+    assert cal.tx_gain <= -40.0 and cal.rx_gain <= 20.0
+
+
+def test_cfo_correction_follows_centre_frequency_and_rate():
+    cal = Calibration(sample_rate=1e6, center_freq=2.4e9, cfo_hz=24_000.0, cfo_ppm=10.0)
+    n = np.arange(8000)
+    for fc, fs in ((915e6, 1e6), (2.4e9, 2e6), (915e6, 4e6)):
+        f = 10e-6 * fc                               # the same crystal error at the new frequency
+        y = np.exp(2j * np.pi * f / fs * n)
+        z = correct(y, cal, 0, sample_rate=fs, center_freq=fc)
+        assert np.max(np.abs(z - 1)) < 1e-3, (fc, fs)

@@ -291,7 +291,8 @@ def _calibrate(args) -> int:
         cal = calibrate(radio, args.target_snr, np.random.default_rng(cfg.seed))
     out = Path(args.out) if args.out else Path("calibration") / f"{cal.device}.yaml"
     check_output(out, "calibration file")
-    print(f"calibration of {cal.device}: CFO {cal.cfo_hz:.1f} Hz ({cal.cfo_ppm:.3f} ppm), SNR {cal.snr_db:.1f} dB, "
+    ppm = "one device: no ppm" if cal.cfo_ppm is None else f"{cal.cfo_ppm:.3f} ppm"
+    print(f"calibration of {cal.device}: CFO {cal.cfo_hz:.1f} Hz ({ppm}), SNR {cal.snr_db:.1f} dB, "
           f"tx_gain {cal.tx_gain}, rx_gain {cal.rx_gain}, DC {cal.dc:.4f}, IQ {cal.iq_gain_db:.2f} dB / "
           f"{cal.iq_phase_deg:.2f} deg, clipping {cal.clipping:.3%}")
     save_calibration(cal, out)
