@@ -319,6 +319,23 @@ class CalibratedRadio(Radio):
     def record_to(self, recorder) -> None:
         self.inner.record_to(recorder)
 
+    def hardware(self) -> dict:
+        return self.inner.hardware()
+
+    def readback(self) -> dict:
+        return self.inner.readback()
+
+    def gain_range(self) -> dict:
+        return self.inner.gain_range()
+
+    def tracking(self) -> dict | None:
+        return self.inner.tracking()
+
+    def stop_tx(self) -> None:
+        stop = getattr(self.inner, "stop_tx", None)
+        if stop is not None:
+            stop()
+
     def close(self) -> None:
         self.inner.close()
         self._closed = True

@@ -71,6 +71,7 @@ def test_gain_mode_bandwidth_and_settings_reach_the_device():
     assert dev.gain_control_mode_chan0 == "manual"
     r, dev, src, _ = _radio(gain_control_mode="slow_attack", rf_bandwidth=1_000_000)
     with r:
+        r.rx(1000)
         assert dev.gain_control_mode_chan0 == "slow_attack"
         assert dev.rx_rf_bandwidth == 1_000_000                  # the source has no bandwidth setter
         r.center_freq = 915e6
@@ -79,6 +80,7 @@ def test_gain_mode_bandwidth_and_settings_reach_the_device():
         assert r.readback() == {"sample_rate": 2e6, "center_freq": 915e6}
     r, dev, src, _ = _radio(rx_gain=20)
     with r:
+        r.rx(1000)
         assert dev.rx_hardwaregain_chan0 == 20
         r.rx_gain = 33
         assert dev.rx_hardwaregain_chan0 == 33

@@ -152,10 +152,24 @@ class GrPlutoRadio(Radio):
         ArraySource, QueueSink = _blocks()
         self._ArraySource = ArraySource
         self._qsink = QueueSink(self._push, self._ended)
-        self._source = (source_factory or self._make_source)()       # fails fast if the device is absent
-        self._configure_rx()
+        # gr-iio's source is made at the first rx()/readback() and started at once: 3.10.5.1's
+        # overflow thread waits on an uninitialized flag, so destroying a never-started source can
+        # hang (a transmit-only radio never makes one)
+        self._source = None
+        self._source_started = False
+        self._source_factory = source_factory or self._make_source
 
     # --- control -----------------------------------------------------------------------------
+    def _ensure_rx(self) -> None:
+        """Make, configure and start the RX flowgraph if it is not running."""
+        if self._source is None:
+            self._source = self._source_factory()
+            self._configure_rx()
+        if self._fresh:
+            if self._delivered:
+                self._mark_gap(0, reason="restart")
+            self._start_rx()
+
     def _tx_control(self) -> IioControl:
         if self._ctl_tx is None:
             self._ctl_tx = self._control_factory(self.uri)
@@ -226,10 +240,9 @@ class GrPlutoRadio(Radio):
 
     # --- settings write through ----------------------------------------------------------------
     def _reconfigure(self) -> None:
-        if getattr(self, "_source", None) is None:
-            return
-        self._configure_rx()
-        if self._tx_live and self._tx_sink is not None:
+        if getattr(self, "_source", None) is not None:
+            self._configure_rx()
+        if getattr(self, "_tx_live", False) and self._tx_sink is not None:
             self._configure_tx(self._tx_sink)
 
     @Radio.sample_rate.setter
@@ -265,6 +278,7 @@ class GrPlutoRadio(Radio):
         return info
 
     def readback(self) -> dict:
+        self._ensure_rx()
         return {"sample_rate": self._ctl_rx.read_float("voltage0", False, "sampling_frequency"),
                 "center_freq": self._ctl_rx.read_float("altvoltage0", True, "frequency")}
 
@@ -324,6 +338,7 @@ class GrPlutoRadio(Radio):
             self._rx_tb.start()
         except RuntimeError as err:
             raise device_error(self.rx_uri, "starting the gr-iio source", err) from err
+        self._source_started = True
         self._fresh = False
 
     def rx(self, n: int | None = None) -> np.ndarray:
@@ -331,10 +346,7 @@ class GrPlutoRadio(Radio):
         if self._closed:
             raise RadioError("gnuradio-pluto radio is closed")
         n = int(self.buffer_size if n is None else n)
-        if self._fresh:
-            if self._delivered:
-                self._mark_gap(0, reason="restart")
-            self._start_rx()
+        self._ensure_rx()
         deadline = time.monotonic() + n / self.sample_rate + LIBIIO_TIMEOUT_S + 2.0
         parts, have = [], 0
         with self._cv:
@@ -436,6 +448,9 @@ class GrPlutoRadio(Radio):
                 self.stop_tx()
             except RadioError as err:
                 log.debug("gnuradio-pluto: silencing TX on close: %s", err)
+            if self._source is not None and not self._source_started:
+                self._start_rx()              # (rare) made but never started: let its thread see a start
+                time.sleep(1.1)
             if self._rx_tb is not None:
                 self._rx_tb.stop()
                 self._rx_tb.wait()
