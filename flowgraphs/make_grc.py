@@ -98,7 +98,9 @@ RADIO = [param("uri", "TX URI", "str", "'ip:pluto.local'", (200, 96)),
          variable("samp_rate", "1e6", (8, 160)), variable("rf_bandwidth", "1.5e6", (8, 230))]
 
 SOURCE = dict(message="message", n_frames="n_frames", config="config", codec="'digital'")
-SINK = dict(config="config", json_path="json_path", expected_frames="n_frames", codec="'digital'", verbose="True")
+SINK = dict(config="config", json_path="json_path", expected_frames="n_frames", codec="'digital'", verbose="True",
+            dc_block="False")
+PLUTO_SINK = {**SINK, "dc_block": "True"}      # a Pluto's DC / TX LO leakage residual sits above the gap noise
 
 graphs = {
     "lamsc_loopback": flowgraph(
@@ -128,7 +130,7 @@ graphs = {
     "lamsc_pluto_rx": flowgraph(
         "lamsc_pluto_rx", "lamsc frames from a PlutoSDR (gr-iio)",
         "Receives from iio_pluto_source and decodes lamsc frames until stopped (Ctrl-C).",
-        COMMON + RADIO + [pluto_source((200, 300)), block("sink", "lamsc_frame_sink", (560, 300), **SINK),
+        COMMON + RADIO + [pluto_source((200, 300)), block("sink", "lamsc_frame_sink", (560, 300), **PLUTO_SINK),
                           fix_source((200, 420))],
         [("pluto_source", "0", "sink", "0")]),
     "lamsc_pluto_loopback": flowgraph(
@@ -138,7 +140,7 @@ graphs = {
         COMMON + RADIO + [block("src", "lamsc_frame_source", (200, 300), amplitude=TX_AMPLITUDE, pad_to=TX_BUF,
                                 idle="False", **SOURCE),
                           pluto_sink((520, 300)), pluto_source((200, 420)),
-                          block("sink", "lamsc_frame_sink", (560, 420), **SINK), fix_source((200, 540)),
+                          block("sink", "lamsc_frame_sink", (560, 420), **PLUTO_SINK), fix_source((200, 540)),
                           silence((400, 540))],
         [("src", "0", "pluto_sink", "0"), ("pluto_source", "0", "sink", "0")]),
 }

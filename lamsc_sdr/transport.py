@@ -199,7 +199,8 @@ def make_receiver(run_cfg, codec: str = "digital") -> FrameReceiver:
     from .estimation import make_estimator
     fcfg = digital_frame_config(run_cfg.frame) if codec == "digital" else run_cfg.frame
     est = make_estimator(run_cfg.estimator, fcfg, run_cfg.channel.model)
-    return FrameReceiver(fcfg, est, run_cfg.estimator.equalizer)
+    hw = run_cfg.radio.backend in ("pluto", "gnuradio-pluto")     # a real receive chain: DC/LO residual
+    return FrameReceiver(fcfg, est, run_cfg.estimator.equalizer, dc_block=hw)
 
 
 def annotate(recorder, fr: RxFrame, frame_cfg: FrameConfig) -> None:

@@ -129,11 +129,20 @@ def test_real_gr_iio_quirks_and_the_workarounds(emu):
     from lamsc_sdr.radio.gnuradio_pluto import GrPlutoRadio
     ch = iio.Context(emu.uris[1]).find_device("ad9361-phy").find_channel("voltage0", False)
     ch.attrs["gain_control_mode"].value = "manual"
+    from gnuradio import blocks, gr
     src = gr_iio.fmcomms2_source_fc32(emu.uris[1], [True, True], 4096)
     src.set_gain_mode(0, "slow_attack")
     assert ch.attrs["gain_control_mode"].value.strip() == "manual"      # gr-iio 3.10.5.1 wrote the old mode
-    del src
+    tb = gr.top_block()
+    null = blocks.null_sink(gr.sizeof_gr_complex)
+    tb.connect(src, null)
+    tb.start()                  # a never-started source hangs in its destructor (uninitialized flag)
+    time.sleep(1.2)
+    tb.stop()
+    tb.wait()
+    del tb, src, null
     with GrPlutoRadio(emu.uris[1], gain_control_mode="slow_attack", rf_bandwidth=1_000_000) as r:
+        r.rx(4096)
         assert ch.attrs["gain_control_mode"].value.strip() == "slow_attack"
         assert int(ch.attrs["rf_bandwidth"].value) == 1_000_000
         r.center_freq = 915e6

@@ -111,13 +111,14 @@ class FrameSink(gr.sync_block):
     """Input: complex64 stream. Message port ``frames``: one dict per detected frame."""
 
     def __init__(self, config: str = "", json_path: str = "", expected_frames: int = 0, codec: str = "digital",
-                 verbose: bool = True):
+                 verbose: bool = True, dc_block: bool = False):
         gr.sync_block.__init__(self, name="lamsc_frame_sink", in_sig=[np.complex64], out_sig=None)
         import pmt
         from ..transport import Reassembler, load_semantic, make_receiver
         self._pmt = pmt
         self.cfg = _cfg(config)
         self.receiver = make_receiver(self.cfg, codec)
+        self.receiver.dc_block = self.receiver.dc_block or bool(dc_block)   # behind a radio's receive chain
         self.reassembler = Reassembler(codec, load_semantic(codec, self.cfg))
         self.json_path = json_path
         self.expected_frames = int(expected_frames)

@@ -214,9 +214,14 @@ class FrameReceiver:
     frame. It is handed to an estimator with ``set_truth`` and stored as ``RxFrame.h_true``.
     """
 
-    def __init__(self, frame_cfg: FrameConfig, estimator=None, equalizer: str = "mmse"):
+    def __init__(self, frame_cfg: FrameConfig, estimator=None, equalizer: str = "mmse", dc_block: bool = False):
         from ..estimation import EstimatorConfig, equalize, make_estimator
         self.cfg = frame_cfg
+        # dc_block (radios with a receive chain): ``push`` subtracts a running mean of the stream.
+        # A DC or LO-leakage residual above the noise of the gaps between bursts is periodic at
+        # every lag: the Schmidl-Cox metric stays above threshold there and detection starts early.
+        self.dc_block = bool(dc_block)
+        self._dc = None
         self._lay = _Layout(frame_cfg)
         self.estimator = estimator if estimator is not None else make_estimator(EstimatorConfig(kind="ls"), frame_cfg)
         self._equalize = equalize
@@ -245,7 +250,12 @@ class FrameReceiver:
 
     def push(self, chunk: np.ndarray, truth=None) -> list[RxFrame]:
         """Frames completed by this chunk of a continuous stream (absolute ``start``/``timing``)."""
-        x = np.concatenate([self._tail, _sanitize(chunk)])
+        c = _sanitize(chunk)
+        if self.dc_block and c.size:
+            m = complex(c.mean())
+            self._dc = m if self._dc is None else 0.5 * (self._dc + m)
+            c = c - np.complex64(self._dc)
+        x = np.concatenate([self._tail, c])
         frames, resume = self._run(x, self._tail_pos, False, truth)
         # keep what an unfinished frame (or a preamble straddling the end) still needs
         keep_from = max(resume, self._done_until - self._tail_pos, 0)
