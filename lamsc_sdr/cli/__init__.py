@@ -18,7 +18,7 @@ from ..errors import LamscError
 
 COMMAND_MODULES = ["config_cmd", "phy_cmd", "estimators_cmd", "cge_cmd", "semantic_cmd",
                    "radio_cmd", "mma_cmd", "kb_cmd", "pipeline_cmd", "checkpoint_cmd", "emulate_cmd",
-                   "m4sc_cmd", "lam_sc_cmd", "evalset_cmd"]
+                   "m4sc_cmd", "lam_sc_cmd", "evalset_cmd", "radio_bench_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:
