@@ -112,7 +112,7 @@ graphs = {
                   param("clock_ppm", "Clock offset ppm", "eng_float", "0.0", (1080, 8)),
                   variable("samp_rate", "1e6", (8, 160)),
                   variable("taps", "[1.0, 0.0, 0.3j, 0.0, 0.1]", (8, 230)),
-                  block("src", "lamsc_frame_source", (200, 300), amplitude="1.0", pad_to="0", idle="False",
+                  block("src", "lamsc_frame_source", (200, 300), amplitude="1.0", pad_to="0", idle="False", delay="0",
                         **SOURCE),
                   block("channel", "channels_channel_model", (480, 300), noise_voltage="10 ** (-snr_db / 20)",
                         freq_offset="cfo_hz / samp_rate", epsilon="1.0 + clock_ppm * 1e-6",
@@ -124,7 +124,7 @@ graphs = {
         "lamsc_pluto_tx", "lamsc frames to a PlutoSDR (gr-iio)",
         "Transmits lamsc frames through iio_pluto_sink; n_frames = 0 transmits until stopped.",
         COMMON + RADIO + [block("src", "lamsc_frame_source", (200, 300), amplitude=TX_AMPLITUDE, pad_to=TX_BUF,
-                                idle="False", **SOURCE),
+                                idle="False", delay="0", **SOURCE),
                           pluto_sink((520, 300)), silence((200, 420))],
         [("src", "0", "pluto_sink", "0")]),
     "lamsc_pluto_rx": flowgraph(
@@ -138,7 +138,7 @@ graphs = {
         "One PlutoSDR transmits lamsc frames to itself (cable with attenuator, or antennas): set uri and "
         "rx_uri to the same device.",
         COMMON + RADIO + [block("src", "lamsc_frame_source", (200, 300), amplitude=TX_AMPLITUDE, pad_to=TX_BUF,
-                                idle="False", **SOURCE),
+                                idle="True", delay="int(samp_rate)", **SOURCE),
                           pluto_sink((520, 300)), pluto_source((200, 420)),
                           block("sink", "lamsc_frame_sink", (560, 420), **PLUTO_SINK), fix_source((200, 540)),
                           silence((400, 540))],

@@ -23,6 +23,7 @@ from lamsc_sdr.errors import RadioNotFoundError  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 PPM = (10.0, -5.0)
 GAIN = ["--set", "radio.rx_gain=60"]       # frames at about -20 dBFS, well above the receiver's DC residual
+pytestmark = pytest.mark.timeout(300)
 MSG = "lamsc over an emulated Pluto: the real pyadi-iio, libiio and gr-iio stacks."
 
 
@@ -53,6 +54,7 @@ def _env():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["GRC_BLOCKS_PATH"] = str(ROOT / "flowgraphs" / "blocks")
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
@@ -78,17 +80,19 @@ def test_link_over_the_real_driver_stack(emu, pair_cal, msg, tmp_path, radio, tw
 @pytest.mark.parametrize("tx,rx", [("pluto", "gnuradio-pluto"), ("gnuradio-pluto", "pluto")])
 def test_send_and_receive_in_separate_processes(emu, pair_cal, msg, tmp_path, tx, rx):
     out = tmp_path / "rx.json"
-    sender = subprocess.Popen(_cli("send", msg, "--radio", tx, "--uri", emu.uris[0], "--duration", "6", *GAIN),
+    sender = subprocess.Popen(_cli("send", msg, "--radio", tx, "--uri", emu.uris[0], "--duration", "15", *GAIN),
                               env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        time.sleep(2.5)                                      # the sender is on the air (cyclic)
+        line = sender.stdout.readline()                      # the sender is on the air (cyclic) once it says so
+        assert "transmitting" in line, line
         res = subprocess.run(_cli("receive", "--radio", rx, "--uri", emu.uris[1], "--duration", "1.0",
                                   "--json", str(out), "--calibration", pair_cal, *GAIN), env=_env(), capture_output=True, text=True,
                              timeout=60)
         assert res.returncode == 0, res.stdout + res.stderr
     finally:
+        sender.send_signal(signal.SIGINT)                    # Ctrl-C ends the transmission early
         sout, _ = sender.communicate(timeout=30)
-    assert sender.returncode == 0, sout
+    assert sender.returncode in (0, 130), sout
     d = json.loads(out.read_text())
     assert [m["text_received"] for m in d["messages"]][:1] == [MSG]
 
@@ -181,31 +185,43 @@ def test_slow_reader_overflows_are_counted_and_marked(emu, tmp_path):
     assert any("overflow" in c.get("lamsc:gap", "") for c in cap.captures[1:])
 
 
-def test_stalled_server_times_out_and_killed_server_resets():
-    from lamsc_sdr.radio.pluto import PlutoRadio
-    with EmulatorProcess(devices=1, seed=4) as e:
-        r = PlutoRadio(e.uri, buffer_size=4096)
-        r.rx(4096)
+_PROBE = """
+import os, signal, sys, time
+from lamsc_sdr.emulator.process import EmulatorProcess
+from lamsc_sdr.errors import RadioNotFoundError
+from lamsc_sdr.radio.pluto import PlutoRadio
+with EmulatorProcess(devices=1, seed=4) as e:
+    r = PlutoRadio(e.uri, buffer_size=4096)
+    r.rx(4096)
+    if sys.argv[1] == "stall":
         os.kill(e.pid, signal.SIGSTOP)
-        try:
-            t0 = time.monotonic()
-            with pytest.raises(RadioNotFoundError, match=r"5 s timeout|stopped responding") as ei:
-                for _ in range(200):
-                    r.rx(4096)
-            assert 4.0 < time.monotonic() - t0 < 30
-            assert isinstance(ei.value.__cause__, OSError)
-        finally:
-            os.kill(e.pid, signal.SIGCONT)
-        r.close()
-        r = PlutoRadio(e.uri, buffer_size=4096)
-        r.rx(4096)
+    else:
         e.proc.kill()
         e.proc.wait()
-        with pytest.raises(RadioNotFoundError, match=e.uri) as ei:
-            for _ in range(200):
-                r.rx(4096)
-        assert isinstance(ei.value.__cause__, OSError)
-        r.close()                                             # no error although the server is gone
+    t0 = time.monotonic()
+    try:
+        for _ in range(400):
+            r.rx(4096)
+    except RadioNotFoundError as err:
+        print(f"ERR {time.monotonic() - t0:.1f} {type(err.__cause__).__name__} {err}", flush=True)
+    if sys.argv[1] == "stall":
+        os.kill(e.pid, signal.SIGCONT)
+    r.close()
+    print("closed", flush=True)
+"""
+
+
+@pytest.mark.parametrize("how,pattern", [("stall", r"did not answer within libiio's 5 s timeout during rx"),
+                                         ("kill", r"connection was reset during rx")])
+def test_stalled_server_times_out_and_killed_server_resets(how, pattern):
+    """In a child process: a libiio client whose server vanished can crash in buffer destructors."""
+    import re
+    res = subprocess.run([sys.executable, "-c", _PROBE, how], env=_env(), capture_output=True, text=True, timeout=120)
+    err = [ln for ln in res.stdout.splitlines() if ln.startswith("ERR ")]
+    assert err and re.search(pattern, err[0]), res.stdout + res.stderr[-2000:]
+    t = float(err[0].split()[1])
+    assert (4.0 < t < 30) if how == "stall" else t < 5
+    assert "Error" in err[0].split()[2] and "closed" in res.stdout      # OSError cause kept; close() survives
 
 
 @pytest.fixture(scope="module")
@@ -217,33 +233,45 @@ def compiled(tmp_path_factory):
     return out
 
 
+def _ls_config(tmp_path):
+    """A run config with the LS estimator: the flowgraphs start in seconds (no torch import)."""
+    p = tmp_path / "ls.yaml"
+    p.write_text("schema_version: 1\nestimator:\n  kind: ls\n")
+    return str(p)
+
+
 def _stop(proc, timeout=30):
     proc.send_signal(signal.SIGINT)
     return proc.communicate(timeout=timeout)[0]
 
 
+@pytest.mark.slow      # real-time decoding inside the flowgraph: needs a core free (overflows under load)
 def test_grc_tx_and_rx_flowgraphs_on_two_devices(emu, compiled, tmp_path):
     out = tmp_path / "rx.json"
-    common = ["--rx-gain", "60", "--n-frames", "20"]
+    common = ["--rx-gain", "60", "--n-frames", "20", "--config", _ls_config(tmp_path)]
     rx = subprocess.Popen([sys.executable, str(compiled / "lamsc_pluto_rx.py"), "--rx-uri", emu.uris[1],
                            "--json-path", str(out), *common], env=_env(), cwd=tmp_path,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(3.0)
+    time.sleep(8.0)                                          # the receiver is up (imports, buffers)
     tx = subprocess.run([sys.executable, str(compiled / "lamsc_pluto_tx.py"), "--uri", emu.uris[0], *common],
                         env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert tx.returncode == 0, tx.stdout + tx.stderr
     time.sleep(1.0)
     log = _stop(rx)
+    assert out.is_file(), log[-3000:]
     d = json.loads(out.read_text())
     assert d["frames"]["crc_ok"] == 20, log[-2000:]            # the tail of the finite transmission arrived
 
 
+@pytest.mark.slow
 def test_grc_loopback_flowgraph_on_one_device(emu, compiled, tmp_path):
     out = tmp_path / "lb.json"
     p = subprocess.Popen([sys.executable, str(compiled / "lamsc_pluto_loopback.py"), "--uri", emu.uris[0],
-                          "--rx-uri", emu.uris[0], "--rx-gain", "60", "--n-frames", "10", "--json-path", str(out)],
+                          "--rx-uri", emu.uris[0], "--rx-gain", "60", "--n-frames", "10", "--json-path", str(out),
+                          "--config", _ls_config(tmp_path)],
                          env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(6.0)
+    time.sleep(12.0)                                         # 1 s leading silence, 10 frames, margin under load
     log = _stop(p)
+    assert out.is_file(), log[-3000:]
     d = json.loads(out.read_text())
     assert d["frames"]["crc_ok"] == 10, log[-2000:]

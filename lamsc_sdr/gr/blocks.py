@@ -6,7 +6,8 @@
   (``pmt.cons(meta, u8vector)``, e.g. from ``socket_pdu`` or ``message_strobe``) on the ``pdus``
   input port is sent as one more message (its UTF-8 text) as soon as the current burst ends.
   With ``message=''`` (or ``idle=True``) the block never finishes and sends zeros while it has
-  nothing to send. ``pad_to=B`` ends a finite transmission with zeros up to a whole number of
+  nothing to send; ``delay`` zeros go out before the first frame (a receiver in the same
+  flowgraph settles first). ``pad_to=B`` ends a finite transmission with zeros up to a whole number of
   ``B``-sample buffers plus one more: gr-iio's non-cyclic Pluto sink only pushes whole buffers,
   so without it the tail of the last frames never reaches the radio.
 - :class:`FrameSink`: pushes its input into a :class:`~lamsc_sdr.phy.frame.FrameReceiver`,
@@ -39,7 +40,7 @@ class FrameSource(gr.sync_block):
 
     def __init__(self, message: str = "Hello from lamsc_sdr over GNU Radio", n_frames: int = 10,
                  config: str = "", amplitude: float = 1.0, codec: str = "digital", pad_to: int = 0,
-                 idle: bool = False):
+                 idle: bool = False, delay: int = 0):
         gr.sync_block.__init__(self, name="lamsc_frame_source", in_sig=None, out_sig=[np.complex64])
         import pmt
         from ..transport import Sender, load_semantic
@@ -55,7 +56,7 @@ class FrameSource(gr.sync_block):
         self.produced = 0
         self._next_id = 1
         self._padded = False
-        self._buf = np.zeros(0, np.complex64)
+        self._buf = np.zeros(max(0, int(delay)), np.complex64)     # silence before the first frame
         self._pdus: list[str] = []
         self.message_port_register_in(pmt.intern("pdus"))
         self.set_msg_handler(pmt.intern("pdus"), self._on_pdu)

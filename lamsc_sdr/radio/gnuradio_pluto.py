@@ -4,8 +4,10 @@ RX: one long-running flowgraph ``iio.fmcomms2_source_fc32 -> _QueueSink`` starte
 ``rx`` and kept running; ``rx(n)`` takes the next ``n`` samples from the queue, so consecutive
 chunks are contiguous (gr-iio creates and destroys its IIO buffer at every start/stop: a
 flowgraph per ``rx`` would throw away the rest of each buffer and splice the stream). The
-flowgraph is restarted only where pyadi-iio's backend destroys its buffer too: the first ``rx``
-after a ``tx`` or a retune (stale samples are dropped; a recording gets a ``restart`` segment).
+flowgraph is never restarted (restarting a top block holding gr-iio's source can deadlock its
+scheduler): where pyadi-iio's backend destroys its buffer -- the first ``rx`` after a ``tx`` or a
+retune -- the queue and the kernel's stale buffers still to come are dropped instead, and a
+recording gets a ``restart`` segment.
 
 Losses are never silent: the sink polls the RX overflow flag (status register 0x80000088, what
 gr-iio's own thread prints as ``O`` once a second) at most every ``poll_s``, and a reader slower
@@ -41,6 +43,8 @@ from .iio_control import GR_IIO_ONE, LIBIIO_TIMEOUT_S, TX_PEAK, IioControl, devi
 
 log = logging.getLogger(__name__)
 GR_FULL_SCALE = TX_PEAK / GR_IIO_ONE        # 0.5: the float that gr-iio turns into 2^14
+_FIRST_RUN_S = 1.2                          # gr-iio's overflow thread polls its start flag once a second
+_KERNEL_BUFFERS = 4                         # IIO buffers queued ahead by the kernel (stale after a change)
 
 
 def fix_gr_iio_source(source, ctl: IioControl, rf_bandwidth: float, gain_mode: str) -> None:
@@ -142,6 +146,7 @@ class GrPlutoRadio(Radio):
         self._queue: collections.deque = collections.deque()
         self._queued = 0
         self._want = 0                   # samples the pending rx() waits for (never dropped)
+        self._discard = 0                # samples still to drop after a fresh start
         self._rx_tb = None
         self._rx_done = False
         self._fresh = True
@@ -152,11 +157,14 @@ class GrPlutoRadio(Radio):
         ArraySource, QueueSink = _blocks()
         self._ArraySource = ArraySource
         self._qsink = QueueSink(self._push, self._ended)
-        # gr-iio's source is made at the first rx()/readback() and started at once: 3.10.5.1's
-        # overflow thread waits on an uninitialized flag, so destroying a never-started source can
-        # hang (a transmit-only radio never makes one)
+        # gr-iio's source is made at the first rx()/readback() and started at once. 3.10.5.1's
+        # overflow thread polls once a second for the first start on an uninitialized flag and the
+        # destructor joins it: a source never started, or stopped before the thread saw it run,
+        # hangs its destructor. So the first run lasts >= _FIRST_RUN_S (a transmit-only radio never
+        # makes a source).
         self._source = None
         self._source_started = False
+        self._source_t0 = 0.0
         self._source_factory = source_factory or self._make_source
 
     # --- control -----------------------------------------------------------------------------
@@ -165,10 +173,12 @@ class GrPlutoRadio(Radio):
         if self._source is None:
             self._source = self._source_factory()
             self._configure_rx()
-        if self._fresh:
+        if self._rx_tb is None:
+            self._start_rx()
+        elif self._fresh:
             if self._delivered:
                 self._mark_gap(0, reason="restart")
-            self._start_rx()
+            self._flush()
 
     def _tx_control(self) -> IioControl:
         if self._ctl_tx is None:
@@ -302,6 +312,12 @@ class GrPlutoRadio(Radio):
                 log.warning("gnuradio-pluto: overflow poll failed: %s", err)
         limit = max(int(self.max_queue_s * self.sample_rate), 4 * self.buffer_size, self._want + x.size)
         with self._cv:
+            if self._discard:                # stale samples from before a tx or retune
+                k = min(self._discard, x.size)
+                self._discard -= k
+                x = x[k:]
+                if not x.size:
+                    return
             self._queue.append([x, gaps])
             self._queued += x.size
             while self._queued - self._queue[0][0].size >= limit and len(self._queue) > 1:
@@ -315,18 +331,28 @@ class GrPlutoRadio(Radio):
             self._rx_done = True
             self._cv.notify_all()
 
+    def _let_overflow_thread_see_a_run(self) -> None:
+        if self._source_started:
+            time.sleep(max(0.0, _FIRST_RUN_S - (time.monotonic() - self._source_t0)))
+
+    def _flush(self) -> None:
+        """A fresh capture without a restart (restarting a top block with gr-iio's source can
+        deadlock its scheduler): drop what is queued and the kernel's stale buffers still to come."""
+        with self._cv:
+            self._queue.clear()
+            self._queued = 0
+            self._discard = _KERNEL_BUFFERS * int(self.buffer_size)
+        self._fresh = False
+
     def _start_rx(self) -> None:
         from gnuradio import gr
-        if self._rx_tb is not None:
-            self._rx_tb.stop()
-            self._rx_tb.wait()
         with self._cv:
             self._queue.clear()
             self._queued = 0
             self._rx_done = False
-        if self._rx_tb is None:
-            self._rx_tb = gr.top_block("lamsc gnuradio-pluto rx")
-            self._rx_tb.connect(self._source, self._qsink)
+            self._discard = 0
+        self._rx_tb = gr.top_block("lamsc gnuradio-pluto rx")
+        self._rx_tb.connect(self._source, self._qsink)
         if self._poll_ctl is None:
             try:
                 self._poll_ctl = self._control_factory(self.rx_uri)
@@ -338,7 +364,8 @@ class GrPlutoRadio(Radio):
             self._rx_tb.start()
         except RuntimeError as err:
             raise device_error(self.rx_uri, "starting the gr-iio source", err) from err
-        self._source_started = True
+        if not self._source_started:
+            self._source_started, self._source_t0 = True, time.monotonic()
         self._fresh = False
 
     def rx(self, n: int | None = None) -> np.ndarray:
@@ -449,9 +476,9 @@ class GrPlutoRadio(Radio):
             except RadioError as err:
                 log.debug("gnuradio-pluto: silencing TX on close: %s", err)
             if self._source is not None and not self._source_started:
-                self._start_rx()              # (rare) made but never started: let its thread see a start
-                time.sleep(1.1)
+                self._start_rx()              # (rare) made but never started: its thread must see a run
             if self._rx_tb is not None:
+                self._let_overflow_thread_see_a_run()
                 self._rx_tb.stop()
                 self._rx_tb.wait()
         finally:

@@ -54,10 +54,12 @@ def scale_tx(iq: np.ndarray, backoff_db: float, full_scale: float) -> tuple[np.n
     return y, n_clip, peak
 
 
-def device_error(uri: str | None, what: str, err: BaseException) -> RadioError:
-    """The project's error for a driver failure during ``what`` (``__cause__`` is set by the caller)."""
+def device_error(uri: str | None, what: str, err: BaseException, elapsed_s: float = 0.0) -> RadioError:
+    """The project's error for a driver failure during ``what`` (``__cause__`` is set by the caller).
+    ``elapsed_s``: how long the failing call took (libiio 0.24 closes the connection after its 5 s
+    timeout and reports the next read as EPIPE: a broken pipe after ~5 s is that timeout)."""
     code = getattr(err, "errno", None)
-    if code == errno.ETIMEDOUT:
+    if code == errno.ETIMEDOUT or (code in (errno.EPIPE, errno.ECONNRESET) and elapsed_s >= 0.9 * LIBIIO_TIMEOUT_S):
         return RadioNotFoundError(f"PlutoSDR at {uri!r} did not answer within libiio's "
                                   f"{LIBIIO_TIMEOUT_S:g} s timeout during {what} (ETIMEDOUT: {err})")
     if code in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):

@@ -329,6 +329,7 @@ class PlutoRadio(Radio):
         ctl = self._control(dev)
         parts = []
         have = 0
+        t_call = time.monotonic()
         if self._fresh:
             self._leftover = np.zeros(0, np.complex64)
             if self._delivered:          # a fresh capture after earlier ones: the stream jumps here
@@ -345,6 +346,7 @@ class PlutoRadio(Radio):
                     ctl.clear_status()   # losses before this capture are not this capture's
                 self._fresh = False
             while have < n:
+                t_call = time.monotonic()
                 raw = np.asarray(dev.rx())
                 if ctl is not None and ctl.overflowed():
                     self._mark_gap(have)
@@ -364,7 +366,7 @@ class PlutoRadio(Radio):
             self._leftover = np.zeros(0, np.complex64)
             if isinstance(err, RadioError):
                 raise
-            raise device_error(uri, "rx", err) from err
+            raise device_error(uri, "rx", err, time.monotonic() - t_call) from err
         out = np.concatenate(parts) if len(parts) > 1 else parts[0]
         # gaps beyond n belong to the leftover: keep them for the next call
         later = [(off - n, lost, why) for off, lost, why in self._pending_gaps if off >= n]
