@@ -243,3 +243,27 @@ def test_training_ssim_matches_scikit_image():
     b = np.clip(a + np.random.default_rng(0).normal(0, 20, a.shape), 0, 255).astype(np.uint8)
     t = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255  # noqa: E731
     assert float(ssim_torch(t(a), t(b))) == pytest.approx(ssim(a, b), abs=1e-4)
+
+
+def test_receptive_support_and_black_fill():
+    """A pixel at (64, 64) lies in the 16x16 (stride 4) receptive fields of positions 13..16."""
+    from lamsc_sdr.lam_sc.model import receptive_support
+    region = np.zeros((128, 128), bool)
+    region[64, 64] = True
+    sup = receptive_support(region).numpy().astype(bool)
+    want = np.zeros((29, 29), bool)
+    want[13:17, 13:17] = True
+    assert np.array_equal(sup, want)
+    torch.manual_seed(0)
+    m = LamScModel(ModelConfig(threshold=-1.0))
+    m.set_black()
+    codec = LamScCodec(m)
+    black = np.zeros((128, 128, 3), np.uint8)
+    s, mask = codec.encode(black, use_mask=True, support=region)
+    assert np.array_equal(mask, want) and s.size == 16 * 16
+    # nothing sent, black fill: the decoder's output for an all-black feature map
+    none = np.zeros((29, 29), bool)
+    with torch.no_grad():
+        ref = m.dec(m.black.view(1, -1, 1, 1).expand(1, 32, 29, 29))[0].permute(1, 2, 0).numpy()
+    out = codec.decode(np.zeros(0, np.complex64), none, fill="black")
+    assert np.array_equal(out, np.clip(np.rint(ref * 255), 0, 255).astype(np.uint8))

@@ -67,6 +67,8 @@ def test_eval_contract_awgn_and_phy(tiny_ckpt, tmp_path):
         assert r["n"] == 1
     sc = next(r for r in res if r["system"] == "sc")
     assert sc["channel_uses"] == 29 * 29 * 16 and sc["bits"] == 29 * 29 * 32
+    lam = next(r for r in res if r["system"] == "lam-sc")
+    assert lam["channel_uses"] < sc["channel_uses"]                            # black background not sent
     jpeg = [r for r in res if r["system"] == "jpeg"]
     assert all(r["channel_uses"] <= sc["channel_uses"] for r in jpeg)          # equal air time at most
     assert doc["segmenter"]["stand_in"] and "stand-in" in doc["note"]

@@ -46,13 +46,13 @@ def send_image(path, radio, run_cfg, *, codec=None, segmenter=None, out_dir="out
     seg = segmenter.segment(img)
     sel = prompt_selection(seg.masks, prompt) if prompt else codec.selector().choose(img, seg.masks)
     sa, region = semantic_aware(img, seg.masks, sel)
-    sym, mask = codec.encode(sa, use_mask=True)
+    sym, mask = codec.encode(sa, use_mask=True, support=region)
     side_bits, side = side_uses(mask, run_cfg.frame)
     mod, rate = parse_mcs(SIDE_MCS)
     items = ([Item(bits=side_bits, modulation=mod, code_rate=rate)] if side_bits is not None else []) + [Item(symbols=sym)]
     link = transmit(radio, run_cfg, items, message_id=message_id)
     mask_ok = side_bits is None or items[0].received is not None
-    rec = codec.decode(items[-1].received, mask) if mask_ok else np.zeros_like(sa)
+    rec = codec.decode(items[-1].received, mask, fill="black") if mask_ok else np.zeros_like(sa)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {}

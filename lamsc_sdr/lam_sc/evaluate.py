@@ -6,7 +6,9 @@ Per image (128x128x3) and system, what is sent and what the SSIM is measured aga
 * ``sc-asc``: the whole image with the ASC mask; the mask is side information (zlib-packed,
   QPSK 1/2 + CRC, counted in ``channel_uses``); reference the whole image.
 * ``lam-sc``: the semantic-aware image (segments chosen by the ASI, or a human prompt) with the
-  ASC mask; reference the semantic-aware image (the paper's measure).
+  ASC mask, and without the positions whose receptive field holds no selected pixel (pure black
+  background; the receiver fills them with the features of black); reference the semantic-aware
+  image (the paper's measure).
 * ``jpeg`` (``jpeg:MCS`` for another modulation/coding, default qpsk-1/2): JPEG at the quality that
   fits SC's channel uses for the same image, CRC + FEC + QAM; reference the whole image.
 
@@ -125,9 +127,10 @@ class Runner:
             return {"data": data, "quality": q, "mcs": mcs or "qpsk-1/2", "target": p.image,
                     "bits": 0 if data is None else 8 * len(data), "channel_uses": uses}
         src = p.sa if base == "lam-sc" else p.image
-        sym, mask = self.codec.encode(src, use_mask=base != "sc")
+        sym, mask = self.codec.encode(src, use_mask=base != "sc", support=p.region if base == "lam-sc" else None)
         side_bits, side = side_uses(mask, self.cfg.frame)
         return {"symbols": sym, "mask": mask, "side_bits": side_bits, "target": src,
+                "fill": "black" if base == "lam-sc" else "neighbours",
                 "bits": int(mask.sum()) * self.codec.cfg.features, "channel_uses": int(sym.size + side),
                 "mask_ratio": float(mask.mean())}
 
@@ -154,7 +157,7 @@ class Runner:
             if enc["side_bits"] is not None and items[0].received is None:
                 return np.zeros_like(enc["target"]), False    # mask lost: nothing to place symbols by
             rx = items[-1].received
-        return self.codec.decode(rx, mask), True
+        return self.codec.decode(rx, mask, fill=enc["fill"]), True
 
 
 def evaluate(images: np.ndarray, names: list[str], systems: list[str], snrs: list[float], codec, segmenter,

@@ -185,6 +185,13 @@ class LamScModel(nn.Module):
         self.black.copy_(f[0, :, s, s])
 
 
+def receptive_support(region: np.ndarray):
+    """(S, S) bool -> (s, s) float tensor: 1 where a feature position's 16x16 receptive field
+    (stride 4) touches the region."""
+    r = torch.from_numpy(np.ascontiguousarray(region, dtype=np.float32))[None, None]
+    return F.max_pool2d(r, 16, 4)[0, 0]
+
+
 def mask_to_bits(mask: np.ndarray) -> np.ndarray:
     """Side information: the (s, s) bool mask, packed and zlib-compressed. Output (n,) uint8 bits."""
     raw = zlib.compress(np.packbits(np.asarray(mask, bool).ravel()).tobytes(), 9)
@@ -227,11 +234,16 @@ class LamScCodec:
         return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255.0
 
     @torch.inference_mode()
-    def encode(self, img: np.ndarray, use_mask: bool = False, threshold: float | None = None):
+    def encode(self, img: np.ndarray, use_mask: bool = False, threshold: float | None = None,
+               support: np.ndarray | None = None):
+        """``support`` (S, S) bool: the semantic-aware image's selected region; positions whose
+        16x16 receptive field holds none of it carry only black and are not sent either."""
         x = self.to_tensor(img)
         feature_side(x.shape[-1])
         f = self.model.enc(x)
         mask = (self.model.mask_of(f, use_mask, threshold) > 0.5).float()
+        if support is not None:
+            mask = mask * receptive_support(support)[None, None]
         z = normalize_power(self.model.cenc(f), mask)[0]                    # (C, s, s)
         half = z.shape[0] // 2
         sel = mask[0, 0].bool()
@@ -239,7 +251,9 @@ class LamScCodec:
         return sym.numpy().astype(np.complex64), sel.numpy()
 
     @torch.inference_mode()
-    def decode(self, symbols: np.ndarray, mask: np.ndarray, size: int = SIZE) -> np.ndarray:
+    def decode(self, symbols: np.ndarray, mask: np.ndarray, size: int = SIZE, fill: str = "neighbours") -> np.ndarray:
+        """``fill`` for unsent positions: ``neighbours`` (whole images) or ``black`` (a semantic-aware
+        image, whose unsent background is black by construction)."""
         side = feature_side(size)
         mask = np.asarray(mask, bool)
         half = self.cfg.symbols_per_position
@@ -254,7 +268,11 @@ class LamScCodec:
         y[0, :half][:, m] = s.real
         y[0, half:][:, m] = s.imag
         mt = m.float()[None, None]
-        f_hat = fill_masked(self.model.cdec(y), mt, self.model.black) if not mask.all() else self.model.cdec(y)
+        f_hat = self.model.cdec(y)
+        if fill == "black":
+            f_hat = f_hat * mt + self.model.black.view(1, -1, 1, 1) * (1 - mt)
+        elif not mask.all():
+            f_hat = fill_masked(f_hat, mt, self.model.black)
         x = self.model.dec(f_hat)[0].permute(1, 2, 0).numpy()
         return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
 
