@@ -43,9 +43,9 @@ def _run(args) -> int:
             if "frames" in args.only:
                 r["frames"] = f = rs.frames_realtime(cfg, b, uri, args.frames, args.rate, cfg.seed)
                 print(f"{b}: {f['frames']} frames at {args.rate / 1e6:g} Msps: lost {f['lost']}, overflows "
-                      f"{f['overflows']}, {f['cpu_ns_per_sample']:.0f} ns CPU/sample (driver "
-                      f"{f['driver_ns_per_sample']:.0f}, decoder {f['decoder_ns_per_sample']:.0f}) = "
-                      f"{f['core_fraction']:.2f} of a core at this rate, {f['realtime_factor']:.3f} x real time")
+                      f"{f['overflows']}; reading {f['driver_ns_per_sample']:.0f} ns CPU/sample = "
+                      f"{f['core_fraction']:.3f} of a core at this rate ({f['realtime_factor']:.3f} x real time); "
+                      f"decoding {f['decoder_ns_per_sample']:.0f} ns/sample = {f['decoder_core_fraction']:.2f} cores")
             if "rate" in args.only:
                 r["max_rate"] = m = rs.max_rate(cfg, b, uri, _rates(args.rates), args.seconds)
                 best = m["max_rate_without_overflow"]
