@@ -36,9 +36,11 @@ _STOP = {"a", "an", "the", "this", "that", "these", "those", "of", "in", "on", "
          "remember", "isn't", "is", "am", "found", "saw", "see", "went", "got", "nice", "new", "funny", "cute",
          "one", "day", "time", "like", "love", "him", "her", "his", "them", "they", "their", "he", "she"}
 _FIRST = {"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"}
+_PERSON = {"me": "i", "my": "i", "mine": "i", "myself": "i", "us": "we", "our": "we", "ours": "we", "ourselves": "we"}
 _MEDIA_NOUNS = {"photo", "picture", "view", "video", "shot", "close-up", "closeup", "image", "snapshot",
                 "scene", "landscape", "portrait", "selfie", "drawing", "painting"}
 _SUBJ_PRONOUNS = {"i", "we", "you", "they", "he", "she", "it"}
+_PLURAL_HEADS = {"people", "men", "women", "children", "kids", "boys", "girls", "friends", "players", "dogs", "cats"}
 _COPULA_NEXT = {"in", "on", "at", "with", "by", "near", "under", "behind", "beside", "inside", "outside",
                 "next", "in front", "among", "around", "under", "over", "from", "sitting"}
 
@@ -121,6 +123,7 @@ def select(text: str, intent: str | None, identities: set[str], threshold: float
     asks_text = bool({t.lower() for t, *_ in g.tokenize(intent)} & TEXT_WORDS)
     ids = {n.lower() for n in identities} | _FIRST
     decide: list[bool | None] = []
+    seen: set[str] = set()      # identities already introduced: later details about them need relevance
     for s in sents:
         toks = {t.lower().replace("’", "'") for t, *_ in g.tokenize(s)}
         if is_media_text(s):
@@ -131,9 +134,10 @@ def select(text: str, intent: str | None, identities: set[str], threshold: float
         elif s.split()[:2] in (["The", "background"], ["The", "setting"], ["The", "location"], ["The", "place"]):
             decide.append(True)
             sel.reasons.append("the setting: kept")
-        elif toks & ids:
+        elif toks & ids and not {_PERSON.get(t, t) for t in toks & ids} <= seen:
             decide.append(True)
             sel.reasons.append("grounded identity")
+            seen.update(_PERSON.get(t, t) for t in toks & ids)
         elif content_stems(s) & want:
             decide.append(True)
             sel.reasons.append("names what the intent names: " + ", ".join(sorted(content_stems(s) & want)))
@@ -185,7 +189,7 @@ def _np_end(tokens, i: int) -> int:
         if j > i and (w in g.PREPOSITIONS - {"and"} or w in g.FINITE or w.endswith("ing") or _participle(tokens, j)
                       or w in g.CLAUSE_STARTERS or w in ("who", "which")):
             break
-        if j > i and g.low(tokens, j - 1) in _SUBJ_PRONOUNS and w not in ("and", ","):
+        if j > i and g.low(tokens, j - 1) in _SUBJ_PRONOUNS | _PLURAL_HEADS and w not in ("and", ","):
             break
         if j > i and w not in ("and",) and g.low(tokens, j - 1) not in ("and", "a", "an", "the") \
                 and w.endswith("s") and not w.endswith("ss") and _looks_verb(tokens, j):
@@ -217,10 +221,17 @@ def _plural_subject(words: list[str]) -> bool:
     return last.endswith("s") and not last.endswith("ss") and len(words) > 1 and words[0] not in ("a", "an")
 
 
-def whole_sentence(sentence: str) -> str:
-    """One caption fragment made a sentence; sentences with a verb are returned unchanged."""
+_NP_START = {"a", "an", "the", "two", "three", "four", "some", "several", "many", "my", "our", "his", "her",
+             "their", "this", "these", "those", "i", "me", "we", "one", "both"}
+
+
+def whole_sentence(sentence: str, names: set[str] = frozenset()) -> str:
+    """One caption fragment made a sentence; sentences with a verb are returned unchanged, and so
+    are sentences that do not open with a noun phrase we know (a determiner, a pronoun, a name)."""
     tokens = g.tokenize(sentence)
     if not tokens or is_media_text(sentence):
+        return sentence
+    if g.low(tokens, 0) not in _NP_START | _MEDIA_NOUNS and tokens[0][0] not in names:
         return sentence
     first = g.low(tokens, 0)
     second = g.low(tokens, 1)
@@ -237,6 +248,10 @@ def whole_sentence(sentence: str) -> str:
     if nxt.endswith("ing") or _participle(tokens, end) or nxt in _COPULA_NEXT or \
             nxt in g.PREPOSITIONS - {"and", "or", "nor"} or (not g.is_word(nxt) and nxt != "'"):
         if nxt in g.PREPOSITIONS and _has_verb_after(tokens, end):
+            if words == ["me"]:               # "Me in a helmet rides a bike" -> "In a helmet, I ride a bike"
+                k = verb_after_phrase(tokens, end)
+                pp = sentence[tokens[end][1]:tokens[k - 1][2]]
+                return f"{pp[:1].upper()}{pp[1:]}, I {g.base_form(tokens[k][0])}{sentence[tokens[k][2]:]}"
             return sentence
         subj = sentence[:tokens[end - 1][2]]
         if words in (["me"], ["i"]):
@@ -267,18 +282,25 @@ def is_whole(sentence: str) -> bool:
     return g.low(tokens, end - 1) in _SUBJ_PRONOUNS and g.is_word(nxt)
 
 
-def _has_verb_after(tokens, end: int) -> bool:
-    """After a prepositional phrase, is there a finite verb ("A woman in a red coat reads ...")?"""
+def verb_after_phrase(tokens, end: int) -> int | None:
+    """After a prepositional phrase starting at ``end``, the index of a finite verb ("A woman in a
+    red coat reads ...", "I in a helmet ride ..."), or None."""
     k = end + 1
-    while k < len(tokens) and g.is_word(tokens[k][0]) and not (g.low(tokens, k) in g.FINITE or (
-            g.low(tokens, k).endswith("s") and g.low(tokens, k - 1) not in ("a", "an", "the", "two")
-            and k > end + 2)):
+    while k < len(tokens) and g.is_word(tokens[k][0]):
+        w, prev = g.low(tokens, k), g.low(tokens, k - 1)
+        if w in g.FINITE or (k > end + 2 and prev not in ("a", "an", "the", "two", "my", "his", "her")
+                             and w.endswith("s") and not w.endswith("ss")):
+            return k
         k += 1
-    return k < len(tokens) and g.is_word(tokens[k][0])
+    return None
 
 
-def sentences_whole(text: str) -> str:
-    return " ".join(whole_sentence(s) for s in split_sentences(text))
+def _has_verb_after(tokens, end: int) -> bool:
+    return verb_after_phrase(tokens, end) is not None
+
+
+def sentences_whole(text: str, names: set[str] = frozenset()) -> str:
+    return " ".join(whole_sentence(s, names) for s in split_sentences(text))
 
 
 def with_speaker(text: str, sender: str, names: set[str] = frozenset()) -> str:

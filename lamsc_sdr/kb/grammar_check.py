@@ -4,7 +4,8 @@ Uses spaCy 3.8 with ``en_core_web_sm`` as shipped on PyPI (``en-core-web-sm-vbsp
 a re-upload of Explosion's model). LLM-free and offline. Each sentence of a text must:
 
 - have a finite predicate: a root verb or auxiliary in a finite form (VBZ, VBP, VBD, MD) or a
-  root verb with a finite auxiliary child ("is walking"); no bare caption fragment;
+  root verb with a finite auxiliary child ("is walking"), or be an imperative (a base-form root
+  verb first, no subject); no bare caption fragment;
 - use subject case for subjects ("me in a helmet rides" fails) and agree in number with a
   present-tense verb ("I walks", "two children plays", "Jane and I is" fail);
 - have no second finite verb hanging off a noun or preposition ("Lukas is in a helmet rides").
@@ -59,7 +60,9 @@ def check(text: str, names=()) -> list[str]:
             continue
         root = sent.root
         label = sent.text.strip()
-        if root.pos_ not in ("VERB", "AUX") or not _finite(root):
+        imperative = root.tag_ == "VB" and root.i == words[0].i and not any(
+            c.dep_ in ("nsubj", "nsubjpass") for c in root.children)     # "Ignore the sign."
+        if (root.pos_ not in ("VERB", "AUX") or not _finite(root)) and not imperative:
             problems.append(f"no finite verb: {label!r}")
         for t in sent:
             if t.dep_ in ("nsubj", "nsubjpass") and t.lower_ in _OBJ_PRONOUNS:

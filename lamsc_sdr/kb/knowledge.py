@@ -221,7 +221,7 @@ class KnowledgeBase:
         personal = x.unmask(extract_rules(masked, base, s, r, intent), quotes)
         ids = {p.label for p in grounded_people(base, s, r, intent) if p.label != SELF}
         sel = x.select(personal, intent, ids, self.threshold, judge=self._judge if self.chat else None)
-        draft = x.sentences_whole(" ".join(sel.kept))
+        draft = x.sentences_whole(" ".join(sel.kept), self._names(s, r))
         msgs = [{"role": "system", "content":
                  "You polish short captions written in the first person by the user for a messaging app. "
                  "Fix grammar and make it read naturally. Keep every name and every I/me/my exactly; "

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from . import grammar as g
+from .extract import verb_after_phrase
 from .ground import SELF, Person, grounded_people
 from .profiles import PETS, Profile, PromptBase
 
@@ -400,6 +401,11 @@ def _agree_after(tokens, i: int, j: int, who: str, edits, inserts, role: str) ->
     w = g.low(tokens, i)
     k = g.verb_index(tokens, j + 1)
     if role == "fragment":  # "Me playing with Max" -> "Mike is playing with Max"
+        later = verb_after_phrase(tokens, j + 1) if g.low(tokens, j + 1) in g.PREPOSITIONS else None
+        if later is not None and later not in edits:   # "I in a helmet ride a bike" -> "Mike ... rides"
+            v = tokens[later][0]
+            edits[later] = g.third_person(v) if who == "S" else g.base_form(v)
+            return
         if "'" not in w and j + 1 < len(tokens) and (k is None or g.low(tokens, k).endswith("ing")
                                     or g.low(tokens, j + 1) in g.PREPOSITIONS):
             inserts[j + 1] = "is" if who == "S" else "am"
