@@ -88,6 +88,9 @@ def _ray_pool(factory, init, workers, address, threads):
         if address:
             ray.init(address=address, **kw)
         else:
+            # On a shared machine the raylet's memory monitor kills *our* workers when other
+            # processes fill the memory; leave out-of-memory handling to the kernel.
+            os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
             ray.init(num_cpus=workers, include_dashboard=False, **kw)
         atexit.register(ray.shutdown)
     n = workers if (workers > 1 or not address) else max(1, int(ray.cluster_resources().get("CPU", 1)))

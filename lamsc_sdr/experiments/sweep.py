@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -33,6 +34,21 @@ def item_seed(base_seed: int, *parts) -> int:
     return int(h[:8], 16) & 0x7FFFFFFF
 
 
+def models_fingerprint(cfg) -> str:
+    """sha256 over the shipped checkpoints and the configured ones: the config digest alone does not
+    change when a checkpoint file is replaced (CGE v2 -> v3), so cached items would mix models."""
+    return _models_fp(tuple(str(p) for p in (cfg.estimator.checkpoint, cfg.semantic.checkpoint) if p))
+
+
+@functools.lru_cache(maxsize=8)
+def _models_fp(extra: tuple) -> str:
+    from ..mma.fingerprint import file_sha256
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(root.glob("*/checkpoints/*.pt")) + sorted(root.glob("*/checkpoints/*.onnx"))
+    files += [Path(p) for p in extra if Path(p).is_file()]
+    return hashlib.sha256(json.dumps([[f.name, file_sha256(f)] for f in files]).encode()).hexdigest()[:16]
+
+
 def _key(item: dict, digest: str) -> str:
     return hashlib.sha256(json.dumps([CACHE_VERSION, digest, item], sort_keys=True, default=str)
                           .encode()).hexdigest()[:24]
@@ -45,11 +61,12 @@ def make_worker(cfg: dict, out_dir: str, cache: bool = True):
     from ..pipeline import Stages
     base_cfg = config_from_mapping(cfg)
     stages = Stages(base_cfg)
+    digest = f"{base_cfg.digest()}-{models_fingerprint(base_cfg)}"
     out = Path(out_dir)
     regen: dict = {}
 
     def run(item: dict) -> dict:
-        path = out / "cache" / f"{_key(item, base_cfg.digest())}.json"
+        path = out / "cache" / f"{_key(item, digest if item['kind'] == 'send' else base_cfg.digest())}.json"
         if cache and path.is_file():
             return json.loads(path.read_text())
         res = _prepare(stages, item) if item["kind"] == "prepare" else \
@@ -88,7 +105,8 @@ def _send(base_cfg, stages, item: dict, out: Path, regen: dict, cache: bool = Tr
         # Regeneration is deterministic (same text, same original withheld -> same media), so it
         # is shared by every item, SNR and system that received the same text (memory + disk).
         key = (rep.modality, rep.source, rep.text_received)
-        h = hashlib.sha256(json.dumps([CACHE_VERSION, base_cfg.digest(), *key]).encode()).hexdigest()[:20]
+        h = hashlib.sha256(json.dumps([CACHE_VERSION, base_cfg.digest(), models_fingerprint(base_cfg), *key])
+                           .encode()).hexdigest()[:20]
         disk = out / "regen" / h / "regen.json"
         if key not in regen and cache and disk.is_file():
             regen[key] = tuple(json.loads(disk.read_text()))
