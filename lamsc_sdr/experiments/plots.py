@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 
 def _err(sel):
     return [[max(0.0, r["accuracy"] - r["ci_low"]) for r in sel], [max(0.0, r["ci_high"] - r["accuracy"]) for r in sel]]
@@ -73,14 +75,18 @@ def plot_experiment(name: str, res: dict, path: str | Path) -> Path:
             ax.set_xticks(list(x), labels)
             ax.set_ylabel("channel uses per message (median)")
             ax.set_title("Channel uses on the same PHY")
-        else:                                        # contenders
-            for sysname in dict.fromkeys(r["system"] for r in rows):
-                sel = sorted([r for r in rows if r["system"] == sysname], key=lambda r: r["snr_db"])
-                ax.errorbar([r["snr_db"] for r in sel], [r["accuracy"] for r in sel], yerr=_err(sel), fmt="o-",
-                            capsize=3, label=f"{sysname} ({sel[0]['modality']})")
-            ax.set_xlabel("SNR (dB)")
-            ax.set_ylabel("accuracy (paper's metric, 95 % CI)")
-            ax.set_title("Fig. 5 (journal): LAM-MSC vs contenders at equal air time")
+        else:                                        # contenders: bars per (modality, system), per metric
+            groups = list(dict.fromkeys((r["modality"], r["system"], r["snr_db"]) for r in rows))
+            x = np.arange(len(groups))
+            for off, metric, hatch in ((-0.2, "paper", ""), (0.2, "calibrated", "//")):
+                sel = [next((r for r in rows if (r["modality"], r["system"], r["snr_db"]) == g and r["metric"] == metric),
+                            None) for g in groups]
+                ok = [i for i, r in enumerate(sel) if r]
+                ax.bar(x[ok] + off, [sel[i]["accuracy"] for i in ok], 0.4, hatch=hatch, alpha=0.8,
+                       yerr=_err([sel[i] for i in ok]), capsize=3, label=f"{metric} metric")
+            ax.set_xticks(x, [f"{g[0]}: {g[1].split(' (')[0]}\n{g[2]:g} dB" for g in groups], fontsize=7)
+            ax.set_ylabel("accuracy (95 % CI)")
+            ax.set_title("Fig. 5 (journal): LAM-MSC vs conventional contenders at equal air time")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
