@@ -131,19 +131,22 @@ def slow_reader(cfg, backend: str, uri: str, out_base, rate: float = 2e6, n: int
         rate_rb, freq, hw = recording_fields(radio)
         rec = SigMFRecorder(out_base, rate_rb, freq, hardware=hw)
         radio.record_to(rec)
-        read = 0
+        read, chunks = 0, []
         while read < 2 * plan.iq.size:
             if half <= read < half + chunk:
-                time.sleep(pause_s)                     # the reader falls behind
+                time.sleep(pause_s)                     # the reader falls behind, once
             y = radio.rx(chunk)
             read += y.size
-            frames += receiver.push(y)
+            chunks.append(y)
         gaps, overflows = list(radio.gaps), radio.overflows
         rec.close()
+    for y in chunks:                                    # decoded afterwards: the pause is the only delay
+        frames += receiver.push(y)
     for fr in frames:
         reasm.add(fr)
     ok = [f for f in frames if reasm.delivered(f)]
-    cut = gaps[0] if gaps else None
+    after = [g for g in gaps if g >= half - chunk]       # the gap the pause made (not start-up marks)
+    cut = after[0] if after else None
     cap = read_capture(out_base)
     segs = [c for c in cap.captures[1:] if "overflow" in c.get("lamsc:gap", "")]
     return {"backend": backend, "rate": rate, "pause_s": pause_s, "overflows": overflows, "gaps": gaps,

@@ -323,7 +323,10 @@ class GrPlutoRadio(Radio):
             while self._queued - self._queue[0][0].size >= limit and len(self._queue) > 1:
                 dropped, marks = self._queue.popleft()
                 self._queued -= dropped.size
-                self._queue[0][1][:0] = [(0, None, why) for _, _, why in marks] + [(0, dropped.size, "host-overflow")]
+                # one loss event however many chunks it drops: merge into the new head's mark
+                lost = dropped.size + sum(n or 0 for off, n, why in marks if why == "host-overflow")
+                keep = [(0, None, why) for _, _, why in marks if why != "host-overflow"]
+                self._queue[0][1][:0] = keep + [(0, lost, "host-overflow")]
             self._cv.notify_all()
 
     def _ended(self) -> None:
