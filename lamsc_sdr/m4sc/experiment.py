@@ -37,7 +37,7 @@ TASK_CYCLE = {
 }
 SIZES = {
     "small": {"items": 1, "modalities": ["image", "audio"], "snrs": [15.0], "trials": 1},
-    "full": {"items": 2, "modalities": ["image", "audio", "video"], "snrs": [5.0, 10.0, 15.0, 20.0], "trials": 1},
+    "full": {"items": 1, "modalities": ["image", "audio", "video"], "snrs": [8.0, 15.0, 22.0], "trials": 1},
 }
 
 

@@ -123,7 +123,7 @@ def send_session(radio, cfg, codec, user_ids: list[int], templates: list[TaskIns
             mine = [m for m in wanted[i] if m in pending]
             truth = sim_truth(r, plan, cfg.frame, required=cfg.estimator.kind == "perfect")
             receive_stream(r, st["receiver"], chunk=chunk, on_frame=reasm.add, truth=truth,
-                           max_samples=plan.iq.size + 4 * chunk,
+                           max_samples=plan.iq.size * (20 if getattr(radio, "tx_cyclic", False) else 1) + 4 * chunk,
                            until=lambda reasm=reasm, mine=mine: all(reasm.complete(m) for m in mine))
         pending = {m: v for m, v in pending.items() if any(not rx[i]["reasm"].complete(m) for i in v[2])}
     out = []

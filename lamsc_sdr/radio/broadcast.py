@@ -69,3 +69,44 @@ class BroadcastSimRadio(Radio):
         for r in self._rx:
             r.close()
         super().close()
+
+
+class RadioGroup(Radio):
+    """One transmitting radio and N receiving radios of any backend (e.g. emulated Plutos).
+
+    ``tx(iq)`` goes to ``transmitter``; ``receiver(i)`` is ``receivers[i]``. The group owns its
+    radios: ``close`` closes them all. ``tx_cyclic`` follows the transmitter (receivers then read
+    a longer budget, as for a cyclic Pluto).
+    """
+
+    def __init__(self, transmitter: Radio, receivers: list[Radio]):
+        if not receivers:
+            raise ShapeError("a radio group needs at least one receiver")
+        super().__init__(transmitter.sample_rate, transmitter.center_freq, transmitter.tx_gain,
+                         receivers[0].rx_gain, transmitter.buffer_size)
+        self.transmitter, self.receivers = transmitter, list(receivers)
+        self.backend = transmitter.backend
+        self.tx_cyclic = bool(getattr(transmitter, "tx_cyclic", False))
+
+    @property
+    def n_receivers(self) -> int:
+        return len(self.receivers)
+
+    def receiver(self, i: int) -> Radio:
+        if not 0 <= i < len(self.receivers):
+            raise ShapeError(f"receiver index {i} out of range [0, {len(self.receivers)})")
+        return self.receivers[i]
+
+    def settings(self) -> dict:
+        return {"transmitter": self.transmitter.settings(), "receivers": [r.settings() for r in self.receivers]}
+
+    def tx(self, iq: np.ndarray) -> None:
+        self.transmitter.tx(iq)
+
+    def rx(self, n: int | None = None) -> np.ndarray:
+        return self.receivers[0].rx(n)
+
+    def close(self) -> None:
+        for r in [self.transmitter, *self.receivers]:
+            r.close()
+        super().close()
