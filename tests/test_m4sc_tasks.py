@@ -108,3 +108,12 @@ def test_retrieval_and_projector_training():
         assert losses[-1] < losses[0] / 3
         r = retrieval(proj, X[::8], caps)
         assert r["r1"]["rate"] == 1.0 and r["r1"]["n"] == len(caps) and r["n_captions"] == len(caps)
+
+
+def test_experiment_media_and_task_mix(tmp_path):
+    from lamsc_sdr.m4sc.experiment import TASK_CYCLE, media_items, templates_for
+    m = media_items(tmp_path, 1)
+    assert len(m["image"]) == 1 and m["image"][0].is_file()
+    tpl = templates_for(8, "image", "x.png")
+    assert len({t.user for t in tpl}) == 8 and [t.task for t in tpl[:4]] == [c[0] for c in TASK_CYCLE["image"][:4]]
+    assert len({t.task for t in templates_for(4, "audio")}) == 4          # four different tasks

