@@ -125,3 +125,13 @@ def test_broadcast_radio_one_tx_many_channels():
     assert np.mean(np.abs(y0 - x) ** 2) == pytest.approx(1e-3, rel=0.15)
     assert np.mean(np.abs(y1 - x) ** 2) == pytest.approx(1.0, rel=0.15)
     assert r.n_receivers == 2 and len(r.settings()["receivers"]) == 2
+
+
+def test_users_file_errors_are_one_line(tmp_path):
+    from lamsc_sdr.m4sc.template import load_session
+    (tmp_path / "u.yaml").write_text("users: [{profile: Jane, task: describe}]\n")
+    assert load_session(tmp_path / "u.yaml").users[0].profile == "Jane"
+    (tmp_path / "bad.yaml").write_text("users: [\n")
+    for p in (tmp_path / "bad.yaml", tmp_path / "missing.yaml"):
+        with pytest.raises(ConfigError, match="users file"):
+            load_session(p)

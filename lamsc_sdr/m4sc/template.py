@@ -168,13 +168,6 @@ def session_from_mapping(data: Any, src: str = "users") -> Session:
 
 
 def load_session(path: str | Path) -> Session:
-    """Read a users YAML file (``yaml.safe_load``)."""
-    import yaml
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read users file {p}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML: {err}") from err
-    return session_from_mapping(data, str(p))
+    """Read a users YAML file (the project's one YAML-mapping reader: errors name the file)."""
+    from ..config_base import read_yaml_mapping
+    return session_from_mapping(read_yaml_mapping(path, "users file"), str(path))
