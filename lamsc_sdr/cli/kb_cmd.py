@@ -34,6 +34,9 @@ def _eval(args) -> int:
     t0 = time.perf_counter()    # warm-up: the sentence embedder (and the LLM) load on first use
     c0 = next((c for c in cases if c.intent), cases[0])
     kb.recover(kb.extract(c0.description, c0.sender, c0.receiver, c0.intent or "a photo"), c0.sender, c0.receiver)
+    if any(c.intent for c in cases):
+        from ..kb.extract import _minilm
+        _minilm(["A dog runs."], "a dog")   # the sentence embedder, even if the first case did not need it
     warm_s = time.perf_counter() - t0
     out = evaluate(kb, cases, grammar=args.grammar)
     out.update(backend=cfg.kb.llm, model=repr(kb.chat) if kb.chat else "rules", model_load_s=round(load_s, 3),
