@@ -81,3 +81,26 @@ def test_other_pilot_pattern_is_refused():
         est(np.ones((1, *other.grid.shape), np.complex64), other, 0.1)
     with pytest.raises(ConfigError):
         SeparableFit(FrameConfig().pilot_pattern, delays=np.array([]))
+
+
+def test_near_flat_profile_keeps_its_spread():
+    """EPA's paths span 0.41 samples (rms 0.043): the fit must keep that spread (two paths at
+    mean +- spread), not collapse it to one path -- that cost 3.7 dB against genie at 30 dB."""
+    from lamsc_sdr.estimation import LMMSEEstimator, stats
+    from lamsc_sdr.estimation.adaptive import AdaptiveLMMSEEstimator
+    from lamsc_sdr.estimation.evaluate import transmit_grid
+    from lamsc_sdr.phy.config import FrameConfig
+    fr = FrameConfig()
+    g, pp = fr.grid, fr.pilot_pattern
+    rng = np.random.default_rng(7)
+    est = AdaptiveLMMSEEstimator(pp)
+    genie = LMMSEEstimator(stats.time_correlation(0.0, g), stats.frequency_correlation("epa", g), None)
+    n0 = 1e-3
+    for _ in range(4):
+        h = stats.grid_channel("epa", g, 500, rng)
+        y, _ = transmit_grid(h, pp, 30.0, rng)
+        a = est(y, pp, n0)[0]
+    b = genie(y, pp, n0)[0]
+    gap = 10 * np.log10(np.sum(np.abs(a - h) ** 2) / np.sum(np.abs(b - h) ** 2))
+    assert gap < 2.0, gap
+    assert len(est.tracker.params["delays"]) >= 2

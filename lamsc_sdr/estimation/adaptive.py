@@ -124,14 +124,16 @@ class SeparableFit:
         p, _ = nnls(c, d, maxiter=50 * self.delays.size)
         return p
 
-    def merge(self, pdp: np.ndarray, gap: float = 0.3, min_power: float = 0.0, min_spread: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    def merge(self, pdp: np.ndarray, gap: float = 0.3, min_power: float = 0.0, min_spread: float = 0.05,
+              tap_power: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Paths from a grid PDP. NNLS splits an off-grid path, and sampling noise smears a path, over
         neighbouring grid delays, and every extra path costs a dimension of noise at high SNR; so each
         run of nonzero grid taps closer than ``gap`` samples becomes two paths of half its power at
         ``mean +- std`` of its delays (same power, mean delay and spread: one path when the run is
         one, a cluster keeps its width; a run narrower than ``min_spread`` is one path). Paths below ``min_power`` (of the total) are dropped.
         Output: delays (Q,) samples, powers (Q,)."""
-        nz = np.nonzero(pdp > min_power * pdp.sum())[0]              # grid taps below it: fit noise
+        tap = min_power if tap_power is None else tap_power
+        nz = np.nonzero(pdp > tap * pdp.sum())[0]                    # grid taps below it: fit noise
         if nz.size == 0:
             return self.delays[self.prior > 0], self.prior[self.prior > 0]
         groups = np.split(nz, np.nonzero(np.diff(self.delays[nz]) > gap + 1e-9)[0] + 1)
@@ -144,6 +146,14 @@ class SeparableFit:
         wide = sd > min_spread
         return (np.r_[mu[~wide], mu[wide] - sd[wide], mu[wide] + sd[wide]],
                 np.r_[pw[~wide], pw[wide] / 2, pw[wide] / 2])
+
+    def correlations(self, delays: np.ndarray, powers: np.ndarray, fd: float, fo: float):
+        """The fitted statistics as correlation functions: ``r_f (F,)`` at subcarrier lags 0..F-1 and
+        ``r_t (T,)`` at symbol lags 0..T-1, complex128, both 1 at lag 0."""
+        powers = powers / max(float(powers.sum()), 1e-30)
+        dk = np.arange(self.grid.n_used, dtype=np.float64)
+        r_f = np.exp(-2j * np.pi * dk[:, None] * delays[None, :] / self.grid.fft_size) @ powers
+        return r_f, self.r_t(fd, fo, np.arange(self.grid.n_symbols, dtype=np.float64))
 
     def covariance(self, delays: np.ndarray, powers: np.ndarray, fd: float, fo: float) -> np.ndarray:
         """Full slot covariance (N, N) complex128 at unit mean power, paths at ``delays`` (samples)."""
@@ -163,12 +173,23 @@ class StatisticsTracker:
     the first call, when the slots seen doubled, when the SNR moved by ``refresh_snr_db``, and every
     ``refresh_slots`` new slots). ``memory_slots``:
     the effective window of the exponential forgetting. ``prior_slots``: weight of the flat prior
-    (uniform PDP over the cyclic prefix), in slots, in the blend with the fitted PDP."""
+    (uniform PDP over the cyclic prefix), in slots, in the blend with the fitted PDP. The fitted grid
+    PDP becomes paths (:meth:`SeparableFit.merge`): grid taps above ``tap_power`` (of the total) are
+    grouped into runs closer than ``merge_gap`` samples, runs below ``min_power`` dropped, runs wider
+    than ``min_spread`` samples kept as two paths at mean +- spread. Defaults chosen by measurement
+    (docs/results/cge/README.md, "conditioning"): 0.03 keeps EPA's 0.043-sample spread (0.05 made it
+    one path: 3.7 dB from genie at 30 dB), while a discrete path smeared by the fit stays one path;
+    dropping runs under 3e-3 but keeping taps over 3e-4 removes spurious weak paths (TDL-A/C at
+    20-30 dB) without losing real weak paths spread over several taps (PED-B)."""
 
     def __init__(self, fit: SeparableFit, memory_slots: float = 4000.0, refresh_slots: int = 1024,
-                 prior_slots: float = 8.0, min_power: float = 1e-3, refresh_snr_db: float = 3.0):
+                 prior_slots: float = 8.0, min_power: float = 3e-3, refresh_snr_db: float = 3.0,
+                 min_spread: float = 0.03, merge_gap: float = 0.3, tap_power: float | None = 3e-4):
         self.fitter = fit
+        self.tap_power = tap_power
+        self.merge_gap = merge_gap
         self.min_power = min_power
+        self.min_spread = min_spread
         self.refresh_snr_db = refresh_snr_db
         self.memory, self.refresh, self.prior_slots = memory_slots, refresh_slots, prior_slots
         self.reset()
@@ -228,11 +249,13 @@ class StatisticsTracker:
             ml = ft.lag_means(m)
             fd, fo = ft.time_fit(ml)
             p = ft.pdp_fit(ml, fd, fo)
-            dl, pw = ft.merge(p / max(float(p.sum()), 1e-30), min_power=self.min_power)
+            dl, pw = ft.merge(p / max(float(p.sum()), 1e-30), min_power=self.min_power, min_spread=self.min_spread,
+                              gap=self.merge_gap, tap_power=self.tap_power)
             w = 1.0 - (self.prior_slots / (self.n + self.prior_slots)) ** 2     # the prior fades fast
             delays, powers = np.r_[dl, delays], np.r_[w * pw / pw.sum(), (1 - w) * powers]
             self.params = {"delays": dl, "powers": pw, "fd": fd, "fo": fo, "prior_weight": 1 - w}
         r = ft.covariance(delays, powers, self.params["fd"], self.params["fo"])
+        self.correlations = ft.correlations(delays, powers, self.params["fd"], self.params["fo"])
         self._plan = lmmse_plan(r[np.ix_(ft.pidx, ft.pidx)], r[:, ft.pidx], np.real(np.diag(r)), ft.pilot_abs)
         self.since = 0
 
@@ -261,8 +284,9 @@ class AdaptiveLMMSEEstimator(ChannelEstimator):
         h, ev, _ = self.estimate_scaled(y, pilots, noise_var)
         return h, ev
 
-    def estimate_scaled(self, y, pilots, noise_var):
-        """As :meth:`estimate`, plus the per-slot channel rms ``c (B,)`` it scaled by."""
+    def estimate_scaled(self, y, pilots, noise_var, error: bool = True):
+        """As :meth:`estimate`, plus the per-slot channel rms ``c (B,)`` it scaled by
+        (``error=False``: the error variance is not computed and returned as None)."""
         lead = y.shape[:-2]
         yb = y.reshape(-1, *pilots.grid.shape)
         nv = np.broadcast_to(np.asarray(noise_var, np.float64), lead).reshape(-1)
@@ -275,9 +299,10 @@ class AdaptiveLMMSEEstimator(ChannelEstimator):
             self.tracker.reset()
         self.tracker.update(hs, nvs)
         plan = self.tracker.plan()
-        h, ev = plan.apply(hs, nvs)                                             # (B, N) unit scale
-        h = (h * c[:, None].astype(np.float32)).astype(np.complex64).reshape(y.shape)
-        ev = (ev * (c ** 2)[:, None]).astype(np.float32).reshape(y.shape)
+        h, ev = plan.apply(hs, nvs, error=error)                                # (B, N) unit scale
+        h = (h * c[:, None].astype(np.float32)).astype(np.complex64, copy=False).reshape(y.shape)
+        if error:
+            ev = (ev * (c ** 2)[:, None]).astype(np.float32).reshape(y.shape)
         return h, ev, c
 
 

@@ -19,6 +19,8 @@ Generator input, per slot (8, T, F), built by :func:`make_inputs`:
     4-5  pilot innovation (h_ls - h_est) / sqrt(N0) at the pilots, 0 elsewhere  (real, imag)
     6    pilot mask                                        (0/1)
     7    log10(N0 / s^2) / 3                               (constant plane; sigma = 10**(1.5 x))
+    8-11 optional (checkpoint model ``n_in: 12``): the conditioning's fitted statistics, the
+         frequency correlation r_f(column lag) and time correlation r_t(row lag) (real, imag)
 with ``s = sqrt(mean |h_ls|^2 over the pilots)`` per slot (the pilot power), so the network is
 blind to the absolute gain (a capture's receive gain).
 
@@ -43,12 +45,13 @@ from pathlib import Path
 import numpy as np
 
 from ..devices import resolve_device
-from ..errors import CheckpointMismatchError, ConfigError, ShapeError
+from ..errors import CheckpointMismatchError, ConfigError
 from ..phy.config import FrameConfig
 from ..phy.pilots import PilotPattern
 from .base import ChannelEstimator
 
 N_IN = 8
+N_IN_STATS = 12          # + the fitted statistics (r_f, r_t) as planes
 CHECKPOINT_FORMAT = "lamsc-cge-3"
 DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "cge_default.pt"
 
@@ -143,30 +146,41 @@ def make_conditioning(pilots: PilotPattern, params: dict | None = None, track: b
     return AdaptiveLMMSEEstimator(pilots, track=track, **dict(params or {}))
 
 
-def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, cond):
+def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, cond, n_in: int = N_IN):
     """Generator inputs and scales.
 
     Input: y (B, T, F) complex64; noise_var float or (B,); cond: the conditioning estimator
-    (:func:`make_conditioning`).
-    Output: x (B, 8, T, F) float32, h_est (B, T, F) complex64 (adaptive LMMSE, unnormalised),
+    (:func:`make_conditioning`); ``n_in``: 8, or 12 to add the fitted statistics as planes
+    (:data:`N_IN_STATS`: 8-9 the fitted frequency correlation ``r_f`` at subcarrier lag = column,
+    10-11 the time correlation ``r_t`` at symbol lag = row, real and imaginary parts).
+    Output: x (B, n_in, T, F) float32, h_est (B, T, F) complex64 (adaptive LMMSE, unnormalised),
     s (B,) float32 (per-slot pilot scale), sigma (B,) float32 (sqrt(N0) / s)."""
     b = y.shape[0]
     nv = np.maximum(np.broadcast_to(np.asarray(noise_var, np.float64), (b,)), 1e-12)
-    h_est, _, _ = cond.estimate_scaled(y, pilots, nv)
+    h_est, _, _ = cond.estimate_scaled(y, pilots, nv, error=False)
     t, f = pilots.pilot_index
     h_ls = y[:, t, f] / pilots.values[t, f]                                  # (B, P)
     p_pow = np.mean(np.abs(h_ls) ** 2, axis=1)                               # (B,)
     s = np.sqrt(np.maximum(p_pow, 1e-12)).astype(np.float32)
     ratio = np.clip(nv / s.astype(np.float64) ** 2, 1e-6, 1e3)
-    x = np.zeros((b, N_IN, *pilots.grid.shape), np.float32)
+    if n_in not in (N_IN, N_IN_STATS):
+        raise ConfigError(f"CGE generator inputs: expected {N_IN} or {N_IN_STATS} planes, got {n_in}")
+    x = np.empty((b, n_in, *pilots.grid.shape), np.float32)
     inv_s = (1.0 / s)[:, None, None]
     x[:, 0:2] = complex_to_channels(h_est * inv_s)
     x[:, 2:4] = complex_to_channels(y * inv_s)
     inno = (h_ls - h_est[:, t, f]) / np.sqrt(nv)[:, None]                   # (B, P) ~ O(1)
+    x[:, 4:6] = 0.0
     x[:, 4, t, f] = inno.real
     x[:, 5, t, f] = inno.imag
     x[:, 6] = pilots.mask
     x[:, 7] = (np.log10(ratio) / 3.0)[:, None, None]
+    if n_in == N_IN_STATS:
+        r_f, r_t = cond.tracker.correlations                                  # (F,), (T,)
+        x[:, 8] = r_f.real[None, None, :]
+        x[:, 9] = r_f.imag[None, None, :]
+        x[:, 10] = r_t.real[None, :, None]
+        x[:, 11] = r_t.imag[None, :, None]
     return x, h_est, s, np.sqrt(ratio).astype(np.float32)
 
 
@@ -203,7 +217,7 @@ def check_signature(ck: dict, pilots: PilotPattern, where: str) -> None:
                                       "(--set estimator.kind=lmmse)")
 
 
-def export_onnx(gen, grid_shape) -> bytes | None:
+def export_onnx(gen, grid_shape, n_in: int = N_IN) -> bytes | None:
     """The generator ``G`` as an ONNX graph (dynamic batch), or None when ``onnx`` is missing."""
     try:
         import io
@@ -215,7 +229,7 @@ def export_onnx(gen, grid_shape) -> bytes | None:
     import copy
     g = copy.deepcopy(gen).to("cpu").eval()
     f = io.BytesIO()
-    x = torch.zeros(2, N_IN, *grid_shape)
+    x = torch.zeros(2, n_in, *grid_shape)
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -263,6 +277,7 @@ class CGANEstimator(ChannelEstimator):
         self._cond = make_conditioning(pilots, model.pop("conditioning", None))
         self.device = resolve_device(device)
         self.gen, _ = build_models(**model)
+        self.n_in = int(model.get("n_in", N_IN))
         try:
             self.gen.load_state_dict(checkpoint["generator"])
         except (KeyError, RuntimeError, TypeError) as err:
@@ -270,11 +285,12 @@ class CGANEstimator(ChannelEstimator):
         self.gen.eval().to(self.device)
         self._session = None
         if backend != "torch" and self.device == "cpu":
-            onnx_bytes = checkpoint.get("onnx") or export_onnx(self.gen, pilots.grid.shape)
+            onnx_bytes = checkpoint.get("onnx") or export_onnx(self.gen, pilots.grid.shape, self.n_in)
             self._session = onnx_session(onnx_bytes) if onnx_bytes else None
             if self._session is None and backend == "onnx":
                 raise ConfigError("estimator.backend onnx: onnxruntime (and onnx to export) are not installed")
         self.backend = "onnx" if self._session is not None else "torch"
+        self._gain = checkpoint.get("gain")                # correction gain per slot SNR (None: 1)
         val = checkpoint.get("validation", {})
         self._snr = np.asarray(val.get("snr_db", [0.0, 30.0]), float)
         self._nmse = np.asarray(val.get("nmse", [1.0, 1e-3]), float)
@@ -309,8 +325,9 @@ class CGANEstimator(ChannelEstimator):
         scales = np.empty(yb.shape[0], np.float32)
         for i in range(0, yb.shape[0], self.batch):
             sl = slice(i, i + self.batch)
-            x, _, s, sigma = make_inputs(yb[sl], pilots, nv[sl], self._cond)
-            hn = x[:, 0:2] + sigma[:, None, None, None] * self.correction(x)      # (b, 2, T, F) normalised
+            x, _, s, sigma = make_inputs(yb[sl], pilots, nv[sl], self._cond, self.n_in)
+            g = gain_at(self._gain, -20 * np.log10(sigma)) * sigma                 # (b,) correction scale
+            hn = x[:, 0:2] + g[:, None, None, None] * self.correction(x)          # (b, 2, T, F) normalised
             out[sl] = channels_to_complex(hn) * s[:, None, None]
             scales[sl] = s
         # error variance: validation NMSE at this SNR x channel power (s^2 - N0 estimates it)
@@ -321,15 +338,30 @@ class CGANEstimator(ChannelEstimator):
         return out.reshape(y.shape), ev.reshape(y.shape)
 
 
-def nmse_by_snr(pred: np.ndarray, true: np.ndarray, snr_db: np.ndarray, bins) -> list[float]:
-    """NMSE per SNR bin. pred/true (B, T, F) complex, snr_db (B,). Output: one value per bin."""
-    out = []
-    for s in bins:
-        m = np.isclose(snr_db, s)
-        if not m.any():
-            raise ShapeError(f"no validation slots at {s} dB")
-        out.append(float(np.sum(np.abs(pred[m] - true[m]) ** 2) / np.sum(np.abs(true[m]) ** 2)))
-    return out
+GAIN_SNR_DB = tuple(float(v) for v in range(-5, 45, 5))
+
+
+def correction_gain(corr, resid, slot_snr_db) -> dict:
+    """Least-squares gain of the generator's correction per slot-SNR bin (``GAIN_SNR_DB``, nearest
+    centre), clipped to [0, 1]: ``g = Re<c, r> / |c|^2`` with ``c`` the correction and ``r`` the
+    conditioning's error (true - conditioning). A bin without slots (or without correction) gets 0:
+    there the estimator is its conditioning. Input: corr, resid (B, T, F) complex, slot_snr_db (B,).
+    Output: {"snr_db": [...], "gain": [...]}."""
+    centres = np.asarray(GAIN_SNR_DB)
+    idx = np.argmin(np.abs(slot_snr_db[:, None] - centres[None, :]), axis=1)
+    num = np.real(np.sum(np.conj(corr) * resid, axis=(1, 2)))
+    den = np.sum(np.abs(corr) ** 2, axis=(1, 2))
+    n_b = np.bincount(idx, num, centres.size)
+    d_b = np.bincount(idx, den, centres.size)
+    gain = np.where(d_b > 0, np.clip(n_b / np.maximum(d_b, 1e-30), 0.0, 1.0), 0.0)
+    return {"snr_db": centres.tolist(), "gain": [float(g) for g in gain]}
+
+
+def gain_at(gain: dict | None, slot_snr_db: np.ndarray) -> np.ndarray:
+    """The correction gain at each slot's SNR (dB), interpolated; 1 without a table. (B,) float32."""
+    if not gain:
+        return np.ones(np.shape(slot_snr_db), np.float32)
+    return np.interp(slot_snr_db, gain["snr_db"], gain["gain"]).astype(np.float32)
 
 
 def param_count(module) -> int:
