@@ -19,7 +19,8 @@ gradient, a fixed number of iterations: deterministic and cheap), and the fitted
 blended with the robust (flat) prior by the number of slots seen, so a cold start is the robust LMMSE.
 
 :class:`StatisticsTracker` accumulates ``M`` over calls (exponential forgetting: a running estimate
-as a receiver keeps one per link) and refreshes the filter every ``refresh_slots`` new slots;
+as a receiver keeps one per link) and refreshes the filter every ``refresh_slots`` new slots (and when
+the slots seen double or the SNR moves);
 :class:`AdaptiveLMMSEEstimator` is the estimator (kind ``lmmse-est``).
 """
 from __future__ import annotations
@@ -35,7 +36,9 @@ from .classical import ls_at_pilots, lmmse_plan
 def slot_scale(hp: np.ndarray, noise_var: np.ndarray) -> np.ndarray:
     """Per-slot channel rms estimate from the LS pilots: ``sqrt(max(mean |h_ls|^2 - N0, 0.05 mean |h_ls|^2))``.
     hp (B, P) complex, noise_var (B,) -> (B,) float64."""
-    p = np.mean(hp.real ** 2 + hp.imag ** 2, axis=1, dtype=np.float64)
+    p = np.einsum("bp,bp->b", hp.real, hp.real, dtype=np.float64) + np.einsum("bp,bp->b", hp.imag, hp.imag,
+                                                                             dtype=np.float64)
+    p /= hp.shape[1]
     return np.sqrt(np.maximum(p - noise_var, 0.05 * p) + 1e-24)
 
 
@@ -182,7 +185,7 @@ class StatisticsTracker:
     dropping runs under 3e-3 but keeping taps over 3e-4 removes spurious weak paths (TDL-A/C at
     20-30 dB) without losing real weak paths spread over several taps (PED-B)."""
 
-    def __init__(self, fit: SeparableFit, memory_slots: float = 4000.0, refresh_slots: int = 1024,
+    def __init__(self, fit: SeparableFit, memory_slots: float = 4000.0, refresh_slots: int = 4096,
                  prior_slots: float = 8.0, min_power: float = 3e-3, refresh_snr_db: float = 3.0,
                  min_spread: float = 0.03, merge_gap: float = 0.3, tap_power: float | None = 3e-4):
         self.fitter = fit
@@ -290,19 +293,25 @@ class AdaptiveLMMSEEstimator(ChannelEstimator):
         lead = y.shape[:-2]
         yb = y.reshape(-1, *pilots.grid.shape)
         nv = np.broadcast_to(np.asarray(noise_var, np.float64), lead).reshape(-1)
-        nv = np.maximum(nv, 1e-12)
         hp = ls_at_pilots(yb, pilots).reshape(yb.shape[0], -1)                  # (B, P)
+        h, ev, c = self.from_pilots(hp, nv, error)
+        return h.reshape(y.shape), (ev.reshape(y.shape) if error else None), c
+
+    def from_pilots(self, hp: np.ndarray, nv: np.ndarray, error: bool = True):
+        """The estimate from the LS pilots ``hp (B, P)`` complex64 and ``nv (B,)``: h (B, N) complex64,
+        its error variance (B, N) float32 (None with ``error=False``), the slot rms c (B,) float64."""
+        nv = np.maximum(nv, 1e-12)
         c = slot_scale(hp, nv)                                                  # (B,)
-        hs = hp / c[:, None].astype(np.float32)
+        c32 = c.astype(np.float32)[:, None]
+        hs = hp / c32
         nvs = nv / c ** 2
         if not self.track:
             self.tracker.reset()
         self.tracker.update(hs, nvs)
-        plan = self.tracker.plan()
-        h, ev = plan.apply(hs, nvs, error=error)                                # (B, N) unit scale
-        h = (h * c[:, None].astype(np.float32)).astype(np.complex64, copy=False).reshape(y.shape)
+        h, ev = self.tracker.plan().apply(hs, nvs, error=error)                 # (B, N) unit scale
+        h *= c32
         if error:
-            ev = (ev * (c ** 2)[:, None]).astype(np.float32).reshape(y.shape)
+            ev = (ev * (c ** 2)[:, None]).astype(np.float32)
         return h, ev, c
 
 

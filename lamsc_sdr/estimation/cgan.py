@@ -49,6 +49,7 @@ from ..errors import CheckpointMismatchError, ConfigError
 from ..phy.config import FrameConfig
 from ..phy.pilots import PilotPattern
 from .base import ChannelEstimator
+from .classical import ls_at_pilots
 
 N_IN = 8
 N_IN_STATS = 12          # + the fitted statistics (r_f, r_t) as planes
@@ -156,20 +157,24 @@ def make_inputs(y: np.ndarray, pilots: PilotPattern, noise_var, cond, n_in: int 
     Output: x (B, n_in, T, F) float32, h_est (B, T, F) complex64 (adaptive LMMSE, unnormalised),
     s (B,) float32 (per-slot pilot scale), sigma (B,) float32 (sqrt(N0) / s)."""
     b = y.shape[0]
-    nv = np.maximum(np.broadcast_to(np.asarray(noise_var, np.float64), (b,)), 1e-12)
-    h_est, _, _ = cond.estimate_scaled(y, pilots, nv, error=False)
-    t, f = pilots.pilot_index
-    h_ls = y[:, t, f] / pilots.values[t, f]                                  # (B, P)
-    p_pow = np.mean(np.abs(h_ls) ** 2, axis=1)                               # (B,)
-    s = np.sqrt(np.maximum(p_pow, 1e-12)).astype(np.float32)
-    ratio = np.clip(nv / s.astype(np.float64) ** 2, 1e-6, 1e3)
     if n_in not in (N_IN, N_IN_STATS):
         raise ConfigError(f"CGE generator inputs: expected {N_IN} or {N_IN_STATS} planes, got {n_in}")
+    nv = np.maximum(np.broadcast_to(np.asarray(noise_var, np.float64), (b,)), 1e-12)
+    t, f = pilots.pilot_index
+    h_ls = ls_at_pilots(y, pilots)                                           # (B, P) complex64
+    h_est, _, _ = cond.from_pilots(h_ls, nv, error=False)                   # (B, N) complex64
+    h_est = h_est.reshape(y.shape)
+    p_pow = np.einsum("bp,bp->b", h_ls.real, h_ls.real, dtype=np.float64)
+    p_pow += np.einsum("bp,bp->b", h_ls.imag, h_ls.imag, dtype=np.float64)
+    s = np.sqrt(np.maximum(p_pow / h_ls.shape[1], 1e-12)).astype(np.float32)   # (B,)
+    ratio = np.clip(nv / s.astype(np.float64) ** 2, 1e-6, 1e3)
     x = np.empty((b, n_in, *pilots.grid.shape), np.float32)
     inv_s = (1.0 / s)[:, None, None]
-    x[:, 0:2] = complex_to_channels(h_est * inv_s)
-    x[:, 2:4] = complex_to_channels(y * inv_s)
-    inno = (h_ls - h_est[:, t, f]) / np.sqrt(nv)[:, None]                   # (B, P) ~ O(1)
+    np.multiply(h_est.real, inv_s, out=x[:, 0])
+    np.multiply(h_est.imag, inv_s, out=x[:, 1])
+    np.multiply(y.real, inv_s, out=x[:, 2])
+    np.multiply(y.imag, inv_s, out=x[:, 3])
+    inno = (h_ls - h_est[:, t, f]) * (1.0 / np.sqrt(nv)).astype(np.float32)[:, None]   # (B, P) ~ O(1)
     x[:, 4:6] = 0.0
     x[:, 4, t, f] = inno.real
     x[:, 5, t, f] = inno.imag
@@ -325,10 +330,14 @@ class CGANEstimator(ChannelEstimator):
         scales = np.empty(yb.shape[0], np.float32)
         for i in range(0, yb.shape[0], self.batch):
             sl = slice(i, i + self.batch)
-            x, _, s, sigma = make_inputs(yb[sl], pilots, nv[sl], self._cond, self.n_in)
-            g = gain_at(self._gain, -20 * np.log10(sigma)) * sigma                 # (b,) correction scale
-            hn = x[:, 0:2] + g[:, None, None, None] * self.correction(x)          # (b, 2, T, F) normalised
-            out[sl] = channels_to_complex(hn) * s[:, None, None]
+            x, h_est, s, sigma = make_inputs(yb[sl], pilots, nv[sl], self._cond, self.n_in)
+            g = self.correction(x)                                               # (b, 2, T, F) noise units
+            k = (gain_at(self._gain, -20 * np.log10(sigma)) * sigma * s)[:, None, None]   # (b, 1, 1)
+            o = out[sl]
+            o.real = g[:, 0]
+            o.imag = g[:, 1]
+            o *= k
+            o += h_est                                      # h_est + gain * sqrt(N0) * G(x)
             scales[sl] = s
         # error variance: validation NMSE at this SNR x channel power (s^2 - N0 estimates it)
         snr = 10 * np.log10(np.maximum(scales.astype(float) ** 2 - nv, 1e-12) / np.maximum(nv, 1e-12))
