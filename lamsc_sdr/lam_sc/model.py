@@ -42,6 +42,7 @@ class ModelConfig:
     hidden: int = 64           # channel coder MLP width
     mask_hidden: int = 16
     threshold: float = 0.5     # mask = net output > threshold
+    depth: int = 0             # extra conv3 + ReLU layers inside encoder block 2 and decoder block 1
 
     @property
     def symbols_per_position(self) -> int:
@@ -62,11 +63,20 @@ class SemanticEncoder(nn.Module):
     def __init__(self, c: ModelConfig):
         super().__init__()
         self.conv1 = nn.Conv2d(3, c.width, 5)
+        self.extra = _extra(c)
         self.conv2 = nn.Conv2d(c.width, c.features, 5)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x - 0.5)), 2)      # (B, W, S/2-2, ...)
-        return F.max_pool2d(self.conv2(x), 2)                # (B, C, s, s)
+        return F.max_pool2d(self.conv2(self.extra(x)), 2)    # (B, C, s, s)
+
+
+def _extra(c: ModelConfig) -> nn.Sequential:
+    """``c.depth`` x (conv3 + ReLU) at width ``c.width`` (empty for depth 0, so checkpoints of the
+    two-layer model load unchanged). Replicate padding keeps a black area's features exactly
+    those of a black image up to the frame's edge; each layer widens the receptive field by 4 px."""
+    return nn.Sequential(*[m for _ in range(c.depth)
+                           for m in (nn.Conv2d(c.width, c.width, 3, padding=1, padding_mode="replicate"), nn.ReLU())])
 
 
 class SemanticDecoder(nn.Module):
@@ -75,10 +85,11 @@ class SemanticDecoder(nn.Module):
     def __init__(self, c: ModelConfig):
         super().__init__()
         self.deconv1 = nn.ConvTranspose2d(c.features, c.width, 5)
+        self.extra = _extra(c)
         self.deconv2 = nn.ConvTranspose2d(c.width, 3, 5)
 
     def forward(self, f):
-        x = F.relu(self.deconv1(F.interpolate(f, scale_factor=2, mode="nearest")))
+        x = self.extra(F.relu(self.deconv1(F.interpolate(f, scale_factor=2, mode="nearest"))))
         return torch.sigmoid(self.deconv2(F.interpolate(x, scale_factor=2, mode="nearest")))
 
 
@@ -133,7 +144,7 @@ def awgn(z, mask, snr_db, gen=None):
     """y = z + n on the sent positions, n ~ CN(0, 10^(-snr/10)) (Es = 1); unsent positions stay 0.
     z (B, C, s, s); mask (B, 1, s, s); snr_db (B,) tensor."""
     n0 = 10 ** (-snr_db / 10)
-    noise = torch.randn(z.shape, generator=gen, dtype=z.dtype) * (n0 / 2).sqrt()[:, None, None, None]
+    noise = torch.randn(z.shape, generator=gen, dtype=z.dtype, device=z.device) * (n0 / 2).sqrt()[:, None, None, None]
     return (z + noise) * mask
 
 
@@ -142,7 +153,7 @@ def fill_masked(f, mask, black, iters: int = 3):
     ``iters`` times; what stays unknown gets ``black`` (C,). f (B, C, s, s), mask (B, 1, s, s)."""
     known = mask
     out = f * mask
-    k = torch.ones(1, 1, 3, 3, dtype=f.dtype)
+    k = torch.ones(1, 1, 3, 3, dtype=f.dtype, device=f.device)
     for _ in range(iters):
         num = F.conv2d(out, k.expand(f.shape[1], 1, 3, 3), padding=1, groups=f.shape[1])
         den = F.conv2d(known, k, padding=1)
@@ -169,45 +180,80 @@ class LamScModel(nn.Module):
             return torch.ones_like(f[:, :1])
         return hard_mask(self.masknet.pre(f), self.cfg.threshold if threshold is None else threshold)
 
-    def forward(self, x, snr_db, use_mask: bool = False, gen=None):
-        """x (B, 3, S, S) in [0, 1]; snr_db (B,) -> x_hat (B, 3, S, S), mask (B, 1, s, s)."""
+    def forward(self, x, snr_db, use_mask: bool = False, gen=None, region=None, drop=None):
+        """x (B, 3, S, S) in [0, 1]; snr_db (B,) -> x_hat (B, 3, S, S), mask (B, 1, s, s) of the
+        sent positions. ``drop`` (B, 1, s, s) 0/1: further positions not sent (random masks in
+        training). ``region`` (B, 1, S, S) 0/1: the semantic-aware image's selected pixels;
+        positions whose receptive field misses it are not sent and are filled with the exact
+        features of black (the receiver knows them from the side information)."""
         f = self.enc(x)
         mask = self.mask_of(f, use_mask)
+        if drop is not None:
+            mask = mask * drop
+        sup = None
+        if region is not None:
+            sup = support_of(region, self.cfg.depth)
+            mask = mask * sup
         y = awgn(normalize_power(self.cenc(f), mask), mask, snr_db, gen)
-        f_hat = fill_masked(self.cdec(y), mask, self.black) if use_mask else self.cdec(y)
+        f_hat = self.cdec(y)
+        if sup is not None:
+            known = mask + (1 - sup)
+            f_hat = fill_masked(f_hat * mask + self.black.view(1, -1, 1, 1) * (1 - sup), known, self.black)
+        elif use_mask or drop is not None:
+            f_hat = fill_masked(f_hat, mask, self.black)
         return self.dec(f_hat), mask
 
     @torch.no_grad()
     def set_black(self, size: int = 64) -> None:
         """The fill for positions with no known neighbour: features of an all-black image."""
-        f = self.enc(torch.zeros(1, 3, size, size))
+        f = self.enc(torch.zeros(1, 3, size, size, device=self.black.device))
         s = f.shape[-1] // 2
         self.black.copy_(f[0, :, s, s])
 
 
-def receptive_support(region: np.ndarray):
-    """(S, S) bool -> (s, s) float tensor: 1 where a feature position's 16x16 receptive field
-    (stride 4) touches the region."""
+def support_of(region, depth: int = 0):
+    """region (B, 1, S, S) 0/1 float -> (B, 1, s, s): 1 where a feature position's receptive
+    field ((16 + 4 depth) px square, stride 4) touches the region."""
+    if depth:
+        region = F.pad(region, (2 * depth,) * 4)
+    return F.max_pool2d(region, 16 + 4 * depth, 4)
+
+
+def receptive_support(region: np.ndarray, depth: int = 0):
+    """(S, S) bool -> (s, s) float tensor: 1 where a feature position's receptive field touches
+    the region (see :func:`support_of`)."""
     r = torch.from_numpy(np.ascontiguousarray(region, dtype=np.float32))[None, None]
-    return F.max_pool2d(r, 16, 4)[0, 0]
+    return support_of(r, depth)[0, 0]
 
 
-def mask_to_bits(mask: np.ndarray) -> np.ndarray:
-    """Side information: the (s, s) bool mask, packed and zlib-compressed. Output (n,) uint8 bits."""
-    raw = zlib.compress(np.packbits(np.asarray(mask, bool).ravel()).tobytes(), 9)
+def support_map(region: np.ndarray, depth: int = 0) -> np.ndarray:
+    """(S, S) bool selected region -> (s, s) bool: positions whose receptive field touches it."""
+    return receptive_support(region, depth).numpy() > 0
+
+
+def mask_to_bits(mask: np.ndarray, support: np.ndarray | None = None) -> np.ndarray:
+    """Side information: the (s, s) bool mask (preceded by the (s, s) support map for a
+    semantic-aware image), packed and zlib-compressed. Output (n,) uint8 bits."""
+    planes = [np.asarray(mask, bool).ravel()]
+    if support is not None:
+        planes.insert(0, np.asarray(support, bool).ravel())
+    raw = zlib.compress(np.packbits(np.concatenate(planes)).tobytes(), 9)
     return np.unpackbits(np.frombuffer(raw, np.uint8))
 
 
-def bits_to_mask(bits: np.ndarray, side: int) -> np.ndarray:
-    """Inverse of :func:`mask_to_bits` (ShapeError when the bits do not decode)."""
+def bits_to_mask(bits: np.ndarray, side: int, with_support: bool = False):
+    """Inverse of :func:`mask_to_bits` (ShapeError when the bits do not decode): the (s, s) mask,
+    or (support, mask) with ``with_support``."""
     try:
         raw = zlib.decompress(np.packbits(np.asarray(bits, np.uint8)).tobytes())
     except zlib.error as err:
         raise ShapeError(f"mask side information does not decode: {err}") from err
-    m = np.unpackbits(np.frombuffer(raw, np.uint8))[: side * side]
-    if m.size != side * side:
-        raise ShapeError(f"mask side information holds {m.size} bits, expected {side * side}")
-    return m.reshape(side, side).astype(bool)
+    n = side * side * (2 if with_support else 1)
+    m = np.unpackbits(np.frombuffer(raw, np.uint8))[:n]
+    if m.size != n:
+        raise ShapeError(f"mask side information holds {m.size} bits, expected {n}")
+    planes = m.reshape(-1, side, side).astype(bool)
+    return (planes[0], planes[1]) if with_support else planes[0]
 
 
 class LamScCodec:
@@ -243,7 +289,7 @@ class LamScCodec:
         f = self.model.enc(x)
         mask = (self.model.mask_of(f, use_mask, threshold) > 0.5).float()
         if support is not None:
-            mask = mask * receptive_support(support)[None, None]
+            mask = mask * receptive_support(support, self.cfg.depth)[None, None]
         z = normalize_power(self.model.cenc(f), mask)[0]                    # (C, s, s)
         half = z.shape[0] // 2
         sel = mask[0, 0].bool()
@@ -251,9 +297,12 @@ class LamScCodec:
         return sym.numpy().astype(np.complex64), sel.numpy()
 
     @torch.inference_mode()
-    def decode(self, symbols: np.ndarray, mask: np.ndarray, size: int = SIZE, fill: str = "neighbours") -> np.ndarray:
-        """``fill`` for unsent positions: ``neighbours`` (whole images) or ``black`` (a semantic-aware
-        image, whose unsent background is black by construction)."""
+    def decode(self, symbols: np.ndarray, mask: np.ndarray, size: int = SIZE, fill: str = "neighbours",
+               support: np.ndarray | None = None) -> np.ndarray:
+        """``fill`` for unsent positions: ``neighbours`` (whole images) or ``black`` (all unsent
+        positions black). ``support`` (s, s) bool (a semantic-aware image's :func:`support_map`,
+        sent as side information): unsent positions outside it get the exact features of black,
+        unsent ones inside it (dropped by the ASC mask) the neighbour fill."""
         side = feature_side(size)
         mask = np.asarray(mask, bool)
         half = self.cfg.symbols_per_position
@@ -269,8 +318,12 @@ class LamScCodec:
         y[0, half:][:, m] = s.imag
         mt = m.float()[None, None]
         f_hat = self.model.cdec(y)
-        if fill == "black":
-            f_hat = f_hat * mt + self.model.black.view(1, -1, 1, 1) * (1 - mt)
+        black = self.model.black.view(1, -1, 1, 1)
+        if support is not None:
+            st = torch.from_numpy(np.asarray(support, bool)).float()[None, None]
+            f_hat = fill_masked(f_hat * mt + black * (1 - st), torch.maximum(mt, 1 - st), self.model.black)
+        elif fill == "black":
+            f_hat = f_hat * mt + black * (1 - mt)
         elif not mask.all():
             f_hat = fill_masked(f_hat, mt, self.model.black)
         x = self.model.dec(f_hat)[0].permute(1, 2, 0).numpy()

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from ..errors import ConfigError
 from ..stats import proportion
 from .asi import ASI, AsiConfig, AsiSelector, segment_channels
-from .model import LamScCodec, LamScModel, ModelConfig, awgn, normalize_power
+from .model import LamScCodec, LamScModel, ModelConfig, awgn, normalize_power, support_of
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,19 @@ class TrainConfig:
     max_ssim_loss: float = 0.008
     threads: int = 1
     resume_sc: str | None = None      # a checkpoint whose SC weights are kept (skips crossed training)
+    stages: str = "sc,asc,calibrate,asi"
+    device: str = "cpu"
+    pool: bool = False                # crops made on the device from the training pool (no experience base)
+    width: int = 32
+    depth: int = 0
+    finetune_decoder: bool = True     # asc stage: the semantic decoder learns to inpaint unsent positions
+    asi_from: str | None = None       # copy the ASI from this checkpoint when the asi stage is skipped
 
 
 def _timed(seconds: float, desc: str):
     """Yields step numbers until ``seconds`` of wall clock have passed (tqdm bar)."""
     t0 = time.monotonic()
-    bar = tqdm(desc=desc, unit="step", leave=False)
+    bar = tqdm(desc=desc, unit="step", leave=False, mininterval=5)
     i = 0
     while time.monotonic() - t0 < seconds:
         yield i
@@ -68,54 +75,48 @@ def _timed(seconds: float, desc: str):
     bar.close()
 
 
-def _batch(whole: np.ndarray, sa: np.ndarray, rng: np.random.Generator, n: int, crop: int):
-    """n random crops, half whole and half semantic-aware. -> (x (n, 3, crop, crop) float, target same)."""
-    idx = rng.integers(0, len(whole), n)
-    use_sa = rng.random(n) < 0.5
-    src = np.where(use_sa[:, None, None, None], sa[idx], whole[idx])
-    y, x = rng.integers(0, whole.shape[1] - crop + 1, 2)
-    t = torch.from_numpy(np.ascontiguousarray(src[:, y:y + crop, x:x + crop])).permute(0, 3, 1, 2).float() / 255
-    return t
+def _snr(gen, n, lo_hi, device):
+    return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * torch.rand(n, generator=gen, device=device)
 
 
-def _snr(rng, n, lo_hi):
-    return torch.from_numpy(rng.uniform(lo_hi[0], lo_hi[1], n)).float()
-
-
-def train_sc(model: LamScModel, whole, sa, cfg: TrainConfig, seconds: float, rng, gen) -> list[dict]:
-    """Crossed training of the SC parts. Returns per-stage final losses."""
+def train_sc(model: LamScModel, sampler, cfg: TrainConfig, seconds: float, gen) -> list[dict]:
+    """Crossed training of the SC parts on ``sampler.batch()`` inputs (whole and semantic-aware
+    images, sent whole). Returns per-stage final losses and step counts."""
     hist = []
+    dev = cfg.device
     per_stage = seconds / (2 * cfg.rounds)
     for r in range(cfg.rounds):
         # (a) channel coder on the feature reconstruction loss, semantic encoder frozen
         opt = torch.optim.Adam(list(model.cenc.parameters()) + list(model.cdec.parameters()), lr=cfg.lr)
-        loss = None
-        for _ in _timed(per_stage * (0.5 if r else 1.0), f"round {r + 1} channel"):
-            x = _batch(whole, sa, rng, cfg.batch, cfg.crop)
+        loss, steps = None, 0
+        for steps in _timed(per_stage * (0.5 if r else 1.0), f"round {r + 1} channel"):
+            x, _ = sampler.batch()
             with torch.no_grad():
                 f = model.enc(x)
             ones = torch.ones_like(f[:, :1])
-            f_hat = model.cdec(awgn(normalize_power(model.cenc(f), ones), ones, _snr(rng, len(x), cfg.snr_range), gen))
+            f_hat = model.cdec(awgn(normalize_power(model.cenc(f), ones), ones, _snr(gen, len(x), cfg.snr_range, dev),
+                                    gen))
             loss = F.mse_loss(f_hat, f)
             opt.zero_grad()
             loss.backward()
             opt.step()
-        hist.append({"round": r + 1, "stage": "channel", "feature_mse": float(loss)})
+        hist.append({"round": r + 1, "stage": "channel", "feature_mse": float(loss.detach()), "steps": steps + 1})
         # (b) semantic encoder/decoder on the image loss, channel coder frozen
         opt = torch.optim.Adam(list(model.enc.parameters()) + list(model.dec.parameters()), lr=cfg.lr * (0.5 ** r))
         for p in list(model.cenc.parameters()) + list(model.cdec.parameters()):
             p.requires_grad_(False)
-        for _ in _timed(per_stage * (1.5 if r else 1.0), f"round {r + 1} semantic"):
-            x = _batch(whole, sa, rng, cfg.batch, cfg.crop)
-            x_hat, _ = model(x, _snr(rng, len(x), cfg.snr_range), use_mask=False, gen=gen)
+        for steps in _timed(per_stage * (1.5 if r else 1.0), f"round {r + 1} semantic"):
+            x, _ = sampler.batch()
+            x_hat, _ = model(x, _snr(gen, len(x), cfg.snr_range, dev), use_mask=False, gen=gen)
             loss = F.mse_loss(x_hat, x)
             opt.zero_grad()
             loss.backward()
             opt.step()
         for p in list(model.cenc.parameters()) + list(model.cdec.parameters()):
             p.requires_grad_(True)
-        hist.append({"round": r + 1, "stage": "semantic", "image_mse": float(loss)})
+        hist.append({"round": r + 1, "stage": "semantic", "image_mse": float(loss.detach()), "steps": steps + 1})
         log.info("round %d: %s", r + 1, hist[-2:])
+        print(f"SC round {r + 1}: {hist[-2:]}", flush=True)
     return hist
 
 
@@ -123,7 +124,7 @@ def ssim_torch(a, b, win: int = 7):
     """Mean SSIM of image batches a, b (B, 3, H, W) in [0, 1], uniform 7x7 window, per channel --
     scikit-image's default measure (the one every result reports), differentiable."""
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    k = torch.ones(3, 1, win, win, dtype=a.dtype) / win ** 2
+    k = torch.ones(3, 1, win, win, dtype=a.dtype, device=a.device) / win ** 2
     mu_a, mu_b = F.conv2d(a, k, groups=3), F.conv2d(b, k, groups=3)
     n = win * win
     cov = n / (n - 1)                                             # sample covariances, as scikit-image
@@ -134,54 +135,99 @@ def ssim_torch(a, b, win: int = 7):
     return s.mean()
 
 
-def train_mask(model: LamScModel, whole, sa, cfg: TrainConfig, seconds: float, rng, gen) -> dict:
-    """The ASC mask net with the SC model frozen: (1 - SSIM) + MSE + rate_weight x sent fraction
-    (SSIM, because dark flat regions cost little MSE but much SSIM when dropped)."""
+def _image_loss(x_hat, x):
+    return 1 - ssim_torch(x_hat, x) + F.mse_loss(x_hat, x)
+
+
+def train_asc(model: LamScModel, sampler, cfg: TrainConfig, seconds: float, gen) -> dict:
+    """The ASC mask net with the SC encoder and channel coder frozen; with ``finetune_decoder``
+    the semantic decoder learns to inpaint unsent positions. Each batch in thirds: (A) sent
+    whole (SC: keeps the no-mask quality), (B) random masks (each image drops a fraction drawn
+    from U(0, 0.8) of its positions), (C) the mask net's own mask (straight-through, sigmoid
+    surrogate) + ``rate_weight`` x sent fraction. B and C use the semantic-aware support rule.
+    Loss per part: (1 - SSIM) + MSE (SSIM, because dark flat regions cost little MSE but much
+    SSIM when dropped)."""
     from .model import MaskNet
-    model.masknet = MaskNet(model.cfg)                              # fresh: a resumed net may be collapsed
+    dev = cfg.device
+    model.masknet = MaskNet(model.cfg).to(dev)                      # fresh: a resumed net may be collapsed
     model.cfg = dataclasses.replace(model.cfg, threshold=0.5)
     for p in model.parameters():
         p.requires_grad_(False)
-    for p in model.masknet.parameters():
-        p.requires_grad_(True)
+    groups = [{"params": list(model.masknet.parameters()), "lr": cfg.lr}]
+    if cfg.finetune_decoder:
+        groups.append({"params": list(model.dec.parameters()), "lr": cfg.lr * 0.25})
+    for g in groups:
+        for p in g["params"]:
+            p.requires_grad_(True)
     model.set_black()
-    opt = torch.optim.Adam(model.masknet.parameters(), lr=cfg.lr)
-    loss = rate = None
-    for _ in _timed(seconds, "mask net"):
-        x = _batch(whole, sa, rng, cfg.batch, cfg.crop)
-        x_hat, mask = model(x, _snr(rng, len(x), cfg.snr_range), use_mask=True, gen=gen)
-        rate = mask.mean()
-        loss = 1 - ssim_torch(x_hat, x) + F.mse_loss(x_hat, x) + cfg.rate_weight * rate
+    opt = torch.optim.Adam(groups)
+    out = {}
+    steps = 0
+    for steps in _timed(seconds, "ASC mask net" + (" + decoder" if cfg.finetune_decoder else "")):
+        x, region = sampler.batch()
+        n = len(x)
+        snr = _snr(gen, n, cfg.snr_range, dev)
+        k = n // 3
+        la = _image_loss(model(x[:k], snr[:k], gen=gen)[0], x[:k]) if cfg.finetune_decoder else 0.0
+        s = model.enc(x[k:2 * k]).shape[-1]
+        keep = torch.rand(k, 1, 1, 1, generator=gen, device=dev) * 0.8
+        drop = (torch.rand(k, 1, s, s, generator=gen, device=dev) >= keep).float()
+        lb = (_image_loss(model(x[k:2 * k], snr[k:2 * k], gen=gen, region=region[k:2 * k], drop=drop)[0], x[k:2 * k])
+              if cfg.finetune_decoder else 0.0)
+        x_hat, mask = model(x[2 * k:], snr[2 * k:], use_mask=True, gen=gen, region=region[2 * k:])
+        sup = support_of(region[2 * k:], model.cfg.depth)
+        rate = mask.sum() / sup.sum().clamp(min=1)
+        lc = _image_loss(x_hat, x[2 * k:]) + cfg.rate_weight * rate
+        loss = la + lb + lc
         opt.zero_grad()
         loss.backward()
         opt.step()
+        out = {"loss": float(loss.detach()), "sent_fraction": float(rate.detach())}
     for p in model.parameters():
         p.requires_grad_(True)
-    return {"loss": float(loss.detach()), "sent_fraction": float(rate.detach())}
+    print(f"ASC: {steps + 1} steps, {out}", flush=True)
+    return {**out, "steps": steps + 1, "finetune_decoder": cfg.finetune_decoder}
 
 
-def calibrate_threshold(codec: LamScCodec, val_whole: np.ndarray, max_loss: float, seed: int) -> dict:
-    """Largest mask threshold with mean SSIM(SC+ASC) >= mean SSIM(SC) - max_loss on validation
-    whole images at 10 dB."""
-    from .metrics import ssim
+def calibrate_threshold(codec: LamScCodec, val_whole: np.ndarray, max_loss: float, seed: int,
+                        snrs=(0.0, 10.0, 20.0)) -> dict:
+    """The mask threshold sending the fewest channel uses (payload + side information bits)
+    whose mean SSIM loss against SC (no mask) on validation whole images stays within
+    ``max_loss`` at every SNR in ``snrs`` (fixed noise). Candidates: quantiles of the mask net's
+    output on validation (sent fractions 1.0 ... 0.3)."""
     from .evaluate import awgn_symbols
+    from .metrics import ssim
+    from .model import mask_to_bits
 
-    def mean_ssim(use_mask, thr):
-        rng = np.random.default_rng(seed)
+    with torch.inference_mode():
+        scores = torch.cat([torch.relu(codec.model.masknet.pre(codec.model.enc(codec.to_tensor(img)))).flatten()
+                            for img in val_whole]).numpy()
+    cands = sorted({round(float(np.quantile(scores, q)), 6) for q in np.arange(0.0, 0.71, 0.05)} - {0.0})
+
+    def run(use_mask, thr):
         vals, uses = [], []
-        for img in val_whole:
-            s, m = codec.encode(img, use_mask, thr)
-            vals.append(ssim(img, codec.decode(awgn_symbols(s, 10.0, rng), m)))
-            uses.append(s.size)
-        return float(np.mean(vals)), float(np.mean(uses))
+        for snr in snrs:
+            rng = np.random.default_rng(seed)
+            v = []
+            for img in val_whole:
+                s, m = codec.encode(img, use_mask, thr)
+                v.append(ssim(img, codec.decode(awgn_symbols(s, snr, rng), m)))
+                if snr == snrs[0]:
+                    uses.append(s.size + (0 if m.all() else mask_to_bits(m).size))
+            vals.append(float(np.mean(v)))
+        return np.asarray(vals), float(np.mean(uses))
 
-    base, base_uses = mean_ssim(False, None)
-    best = {"threshold": -1.0, "ssim_loss": 0.0, "uses_ratio": 1.0}     # -1: send every position
-    for thr in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
-        s, u = mean_ssim(True, thr)
-        if base - s <= max_loss:
-            best = {"threshold": thr, "ssim_loss": base - s, "uses_ratio": u / base_uses}
-    best["sc_ssim_val"] = base
+    base, base_uses = run(False, None)
+    best = {"threshold": -1.0, "ssim_loss": [0.0] * len(snrs), "uses_ratio": 1.0}    # -1: send every position
+    sweep = []
+    for thr in tqdm(cands, desc="calibrate", leave=False):
+        v, u = run(True, thr)
+        loss = base - v
+        sweep.append({"threshold": thr, "ssim_loss": loss.round(5).tolist(), "uses_ratio": u / base_uses})
+        if loss.max() <= max_loss and u / base_uses < best["uses_ratio"]:
+            best = dict(sweep[-1])
+    best.update(sc_ssim_val=base.round(5).tolist(), snrs=list(snrs), max_loss=max_loss, n=len(val_whole),
+                sweep=sweep)
     return best
 
 
@@ -220,49 +266,111 @@ def train_asi(eb, train_idx, val_idx, seconds: float, seed: int) -> tuple[AsiSel
                                 "train_positive_fraction": pos}
 
 
+def _sc_ssim_val(model, val_whole, device) -> float:
+    """Mean SSIM of SC (no mask) on validation images at 10 dB (the training curve)."""
+    with torch.no_grad():
+        x = torch.from_numpy(val_whole).to(device).permute(0, 3, 1, 2).float() / 255
+        g = torch.Generator(device=device).manual_seed(7)
+        x_hat, _ = model(x, torch.full((len(x),), 10.0, device=device), gen=g)
+        return float(ssim_torch(x_hat, x))
+
+
 def train_all(cfg: TrainConfig, out_path: str, command: str = "") -> dict:
-    """The whole training run; writes the checkpoint (SC + ASC + ASI + meta) to ``out_path``."""
+    """The whole training run; writes the checkpoint (SC + ASC + ASI + meta) to ``out_path``.
+
+    ``cfg.stages`` (comma list): ``sc`` (crossed SC training; skipped with ``resume_sc``), ``asc``
+    (mask net, decoder fine-tuned to inpaint), ``calibrate`` (mask threshold on validation),
+    ``asi`` (else the ASI is copied from ``asi_from`` / the resumed / the shipped checkpoint).
+    ``cfg.pool``: crops are made on ``cfg.device`` from the training pool with random regions as
+    semantic-aware inputs (no experience base; for the GPU); otherwise fixed crops and the
+    experience base's semantic-aware images."""
     from . import experience, images
+    from .model import DEFAULT_CHECKPOINT
+    from .pool import ArraySampler, PoolSampler
     from .segment import ClassicalSegmenter
+    stages = {x.strip() for x in cfg.stages.split(",") if x.strip()}
+    if not stages <= {"sc", "asc", "calibrate", "asi"}:
+        raise ConfigError(f"--stages: choose from sc, asc, calibrate, asi; got {cfg.stages!r}")
     if cfg.n_images < 20:
         raise ConfigError(f"--images: need at least 20 training crops, got {cfg.n_images}")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device here")
+    if cfg.pool and "asi" in stages:
+        raise ConfigError("--pool trains without the experience base: drop the asi stage (--stages sc,asc,...)")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    dev = cfg.device
+    if dev.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed)
     t0 = time.monotonic()
-    crops, manifest = images.training_crops(cfg.n_images, cfg.seed)
-    cache = Path.home() / ".cache" / "lamsc_sdr" / f"lam_sc_experience_{cfg.seed}_{cfg.n_images}.npz"
-    eb = experience.ExperienceBase.load(cache) if cache.is_file() else None
-    if eb is None or not np.array_equal(eb.images, crops):
-        eb = experience.build(crops, ClassicalSegmenter())
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        eb.save(cache)
-    n_val = max(4, int(cfg.val_fraction * len(crops)))
-    tr, va = np.arange(len(crops) - n_val), np.arange(len(crops) - n_val, len(crops))
-    sa = np.stack([eb.semantic_aware(i) for i in range(len(crops))])
+    eb = None
+    if cfg.pool:
+        # validation: 48 CPU crops of another seed (not among the device's training crops)
+        crops, manifest = images.training_crops(48, cfg.seed + 1)
+        va = np.arange(len(crops))
+        manifest["image_sha256"] = []
+        sampler = PoolSampler(images.load_sources("train"), cfg.n_images, cfg.batch, cfg.crop, gen, dev)
+        data_note = (f"{len(sampler.crops)} random 128x128 crops of the training pool made on {dev}; "
+                     "semantic-aware inputs: random smooth regions (pool.random_regions)")
+    else:
+        crops, manifest = images.training_crops(cfg.n_images, cfg.seed)
+        n_val = max(4, int(cfg.val_fraction * len(crops)))
+        tr, va = np.arange(len(crops) - n_val), np.arange(len(crops) - n_val, len(crops))
+        cache = Path.home() / ".cache" / "lamsc_sdr" / f"lam_sc_experience_{cfg.seed}_{cfg.n_images}.npz"
+        eb = experience.ExperienceBase.load(cache) if cache.is_file() else None
+        if eb is None or not np.array_equal(eb.images, crops):
+            eb = experience.build(crops, ClassicalSegmenter())
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            eb.save(cache)
+        sa = np.stack([eb.semantic_aware(i) for i in range(len(crops))])
+        sampler = ArraySampler(crops[tr], sa[tr], rng, cfg.batch, cfg.crop, dev)
+        data_note = "fixed crops; semantic-aware inputs from the experience base"
     prep = time.monotonic() - t0
-    budget = max(60.0, cfg.minutes * 60 - prep)
+    budget = max(30.0, cfg.minutes * 60 - prep)
     if cfg.resume_sc:
         prev = LamScCodec.load(cfg.resume_sc)
         model = prev.model
         hist = [{"resumed_from": str(cfg.resume_sc), "history": prev.meta.get("history"),
                  "train_config": prev.meta.get("train_config"), "command": prev.meta.get("command"),
-                 "seconds": prev.meta.get("seconds")}]
-        shares = (0.0, 0.65, 0.3)
+                 "seconds": prev.meta.get("seconds"), "mask": prev.meta.get("mask")}]
+        stages.discard("sc")
     else:
-        model = LamScModel(ModelConfig())
-        shares = (0.72, 0.18, 0.07)
-        hist = train_sc(model, crops[tr], sa[tr], cfg, shares[0] * budget, rng, gen)
-    mask_info = train_mask(model, crops[tr], sa[tr], cfg, shares[1] * budget, rng, gen)
+        model = LamScModel(ModelConfig(width=cfg.width, depth=cfg.depth))
+        hist = []
+    model.to(dev)
+    w = {"sc": 0.72, "asc": 0.25, "asi": 0.07}
+    total = sum(w[k] for k in stages if k in w) or 1.0
+    if "sc" in stages:
+        hist += train_sc(model, sampler, cfg, w["sc"] / total * budget, gen)
+    mask_info = None
+    if "asc" in stages:
+        mask_info = train_asc(model, sampler, cfg, w["asc"] / total * budget, gen)
+    model.set_black()
+    val_ssim = _sc_ssim_val(model, crops[va][:48], dev)
+    print(f"validation SC SSIM at 10 dB: {val_ssim:.4f}", flush=True)
+    model.to("cpu")
     codec = LamScCodec(model)
-    cal = calibrate_threshold(codec, crops[va][:48], cfg.max_ssim_loss, cfg.seed)
-    model.cfg = dataclasses.replace(model.cfg, threshold=cal["threshold"])
-    selector, asi_info = train_asi(eb, tr, va, shares[2] * budget, cfg.seed)
+    cal = None
+    if "calibrate" in stages:
+        cal = calibrate_threshold(codec, crops[va][:48], cfg.max_ssim_loss, cfg.seed)
+        model.cfg = dataclasses.replace(model.cfg, threshold=cal["threshold"])
+    asi_info: dict = {}
+    if "asi" in stages:
+        selector, asi_info = train_asi(eb, tr, va, w["asi"] / total * budget, cfg.seed)
+        asi_state = selector.state()
+    else:
+        src = cfg.asi_from or cfg.resume_sc or DEFAULT_CHECKPOINT
+        donor = LamScCodec.load(src)
+        asi_state = donor.asi_state
+        asi_info = {"copied_from": str(src), **(donor.meta.get("asi") or {})}
     meta = {"train_config": dataclasses.asdict(cfg), "command": command, "history": hist, "mask": mask_info,
-            "threshold_calibration": cal, "asi": asi_info, "experience_base": eb.meta,
+            "threshold_calibration": cal, "asi": asi_info, "validation_sc_ssim_10db": val_ssim,
+            "experience_base": eb.meta if eb is not None else None, "data": data_note,
             "training_images": {k: manifest[k] for k in ("sources", "n_images", "note", "seed")},
-            "training_image_sha256": manifest["image_sha256"], "seconds": round(time.monotonic() - t0, 1)}
+            "training_image_sha256": manifest["image_sha256"], "device": dev,
+            "seconds": round(time.monotonic() - t0, 1)}
     codec.meta = meta
-    codec.save(out_path, meta, extra=selector.state())
+    codec.save(out_path, meta, extra=asi_state)
     return meta
