@@ -55,12 +55,12 @@ def test_eval_contract_awgn_and_phy(tiny_ckpt, tmp_path):
     arr, names, meta = images.evaluation_set(1)
     images.write_image_dir(img_dir, arr[:1], names[:1], meta)
     out, plot = tmp_path / "e.json", tmp_path / "e.png"
-    assert main(["eval", "image", "--images", str(img_dir), "--systems", "lam-sc,sc,sc-asc,jpeg",
+    assert main(["eval", "image", "--images", str(img_dir), "--systems", "lam-sc,sc,sc-asc,sc-sa,jpeg",
                  "--snr", "0,20", "--checkpoint", str(tiny_ckpt), "--json", str(out), "--plot", str(plot)]) == 0
     doc = json.loads(out.read_text())
     assert plot.stat().st_size > 0
     res = doc["results"]
-    assert {(r["system"], r["snr_db"]) for r in res} == {(s, v) for s in ("lam-sc", "sc", "sc-asc", "jpeg")
+    assert {(r["system"], r["snr_db"]) for r in res} == {(s, v) for s in ("lam-sc", "sc", "sc-asc", "sc-sa", "jpeg")
                                                          for v in (0.0, 20.0)}
     for r in res:
         assert {"system", "snr_db", "ssim", "psnr_db", "bits", "channel_uses", "n", "ssim_ci"} <= set(r)
@@ -72,7 +72,9 @@ def test_eval_contract_awgn_and_phy(tiny_ckpt, tmp_path):
     jpeg = [r for r in res if r["system"] == "jpeg"]
     assert all(r["channel_uses"] <= sc["channel_uses"] for r in jpeg)          # equal air time at most
     assert doc["segmenter"]["stand_in"] and "stand-in" in doc["note"]
-    assert "lam_sc_vs_sc" in doc["goals"] and "sc_vs_jpeg" in doc["goals"]
+    assert "lam_sc_vs_sc" in doc["goals"] and "sc_vs_jpeg" in doc["goals"] and "lam_sc_vs_sc_sa" in doc["goals"]
+    sc_sa = next(r for r in res if r["system"] == "sc-sa")
+    assert sc_sa["channel_uses"] == sc["channel_uses"]                        # the whole semantic-aware image
     # the same through OFDM frames over the simulated radio
     out2 = tmp_path / "p.json"
     assert main(["eval", "image", "--images", str(img_dir), "--limit", "1", "--systems", "lam-sc,jpeg",
@@ -97,6 +99,26 @@ def test_link_command_sends_an_image(tiny_ckpt, tmp_path, monkeypatch, capsys):
     for f in msg["files"].values():
         assert (tmp_path / "media").joinpath(f.split("/")[-1]).is_file()
     assert "stand-in for SAM" in capsys.readouterr().out
+    # a human prompt, in the photo's own pixel coordinates, picks the segment under the point
+    assert main(["link", str(img), "--codec", "lam-sc", "--radio", "sim", "--snr", "25", "--set", "channel.model=awgn",
+                 "--media-out", str(tmp_path / "media"), "--prompt", "64,64", "--json", str(out)]) == 0
+    msg = json.loads(out.read_text())["messages"][0]
+    assert msg["selection"] == "human prompt" and msg["prompt"] == [[64, 64]] and msg["selected"] == 1
+    assert "human prompt" in capsys.readouterr().out
+
+
+def test_prompt_points_map_into_the_sent_square():
+    from lamsc_sdr.errors import ConfigError
+    from lamsc_sdr.lam_sc.demo_row import square_point
+    assert square_point(100, 0, (200, 400), 128) == (0, 0)            # square is x in [100, 300)
+    assert square_point(299, 199, (200, 400), 128) == (127, 127)
+    assert square_point(200, 100, (200, 400), 128) == (64, 64)
+    with pytest.raises(ConfigError, match="centred"):
+        square_point(50, 10, (200, 400), 128)
+    from lamsc_sdr.cli.lam_sc_cmd import parse_prompt
+    assert parse_prompt(["10,20;30,40", "5,6"]) == [(10, 20), (30, 40), (5, 6)]
+    with pytest.raises(ConfigError, match="X,Y"):
+        parse_prompt(["10"])
 
 
 @pytest.mark.parametrize("argv, msg", [
@@ -105,6 +127,7 @@ def test_link_command_sends_an_image(tiny_ckpt, tmp_path, monkeypatch, capsys):
     (["eval", "image", "--images", "/nonexistent/dir"], "no such folder"),
     (["eval", "image", "--segmenter", "sam:/nonexistent.pth"], "SAM checkpoint not found"),
     (["link", "/nonexistent.png", "--codec", "lam-sc"], "no such image file"),
+    (["link", "/nonexistent.png", "--codec", "lam-sc", "--prompt", "1,x"], "--prompt"),
 ])
 def test_cli_errors_are_one_line(argv, msg, tiny_ckpt, capsys):
     if argv[1] == "image":

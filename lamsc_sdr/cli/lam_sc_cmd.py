@@ -44,15 +44,51 @@ def _train(args) -> int:
     return 0
 
 
+def evalset_images(size: str = "full", root=None) -> tuple:
+    """The image items of the project's evaluation set (``lamsc evalset build --size SIZE``),
+    checked against every LAM-SC training source frame: same file sha256, same source file, or
+    a near-duplicate 64-bit pHash (Hamming <= 10, ``mma.fingerprint``) excludes an item.
+    Returns ((n, 128, 128, 3) uint8 centre squares, names, check record)."""
+    import numpy as np
+
+    from ..experiments.evalsets import load
+    from ..lam_sc import images as im
+    from ..mma.fingerprint import MAX_HAMMING, hamming, phash
+    m = load(size, root, build_missing=False)
+    train = im.load_sources("train")
+    train_sha = {s.sha256 for s in train}
+    train_ph = [phash(f) for s in train for f in s.frames]
+    arr, names, excluded, closest = [], [], [], []
+    for it in (x for x in m["items"] if x["modality"] == "image"):
+        img = im.read_rgb(it["path"])
+        d = min(hamming(phash(img), h) for h in train_ph)
+        if it["sha256"] in train_sha or it["source_sha256"] in train_sha or d <= MAX_HAMMING:
+            excluded.append({"id": it["id"], "min_phash_hamming": d})
+            continue
+        closest.append(d)
+        arr.append(im.center_square(img))
+        names.append(it["id"])
+    if not arr:
+        raise ConfigError(f"the {size} evaluation set has no image that is not in the training data")
+    check = {"evalset": size, "n": len(arr), "excluded_as_in_training": excluded,
+             "min_phash_hamming_to_training": int(min(closest)),
+             "rule": f"file sha256, source file sha256, or pHash Hamming <= {MAX_HAMMING} against all "
+                     f"{len(train_ph)} training source frames"}
+    return np.stack(arr), names, check
+
+
 def _images(args):
     from ..lam_sc import images as im
+    check = None
     if args.images in ("heldout", "held-out"):
         arr, names, _ = im.evaluation_set(args.per_photo)
+    elif args.images.startswith("evalset"):
+        arr, names, check = evalset_images(args.images.partition(":")[2] or "full")
     else:
         arr, names = im.load_image_dir(args.images)
     if args.limit:
         arr, names = arr[: args.limit], names[: args.limit]
-    return arr, names
+    return arr, names, check
 
 
 def _eval(args) -> int:
@@ -64,11 +100,16 @@ def _eval(args) -> int:
     snrs = parse_range(args.snr)
     codec = LamScCodec.load(args.checkpoint)
     seg = _segmenter(args.segmenter)
-    arr, names = _images(args)
+    arr, names, check = _images(args)
     doc = evaluate(arr, names, systems, snrs, codec, seg, codec.selector(), cfg, channel=args.channel,
                    seed=cfg.seed)
     doc["checkpoint"] = codec.path
     doc["images"] = args.images
+    if check:
+        doc["held_out_check"] = check
+        print(f"evaluation set {check['evalset']}: n = {check['n']} photographs, "
+              f"{len(check['excluded_as_in_training'])} excluded as in the training data; closest pHash to a "
+              f"training frame: {check['min_phash_hamming_to_training']} bits")
     if seg.stand_in:
         doc["note"] = STAND_IN_NOTE
     print(f"{'system':10s} {'SNR':>5s} {'SSIM':>7s} {'95% CI':>17s} {'SSIM_sa':>8s} {'PSNR':>6s} {'uses':>8s} {'n':>4s}")
@@ -103,20 +144,43 @@ def _write_images(args) -> int:
     return 0
 
 
+def parse_prompt(texts: list[str] | None) -> list[tuple[int, int]] | None:
+    """``--prompt X,Y`` (repeatable; or several pairs separated by ';') -> [(x, y), ...]."""
+    if not texts:
+        return None
+    pts = []
+    for t in texts:
+        for pair in filter(None, (q.strip() for q in t.split(";"))):
+            xy = pair.split(",")
+            try:
+                if len(xy) != 2:
+                    raise ValueError
+                pts.append((int(xy[0]), int(xy[1])))
+            except ValueError:
+                raise ConfigError(f"--prompt: expected X,Y pixel coordinates (integers), got {pair!r}") from None
+    return pts
+
+
+def add_prompt_arg(p) -> None:
+    p.add_argument("--prompt", action="append", metavar="X,Y",
+                   help="--codec lam-sc: a human prompt point in the image's own pixel coordinates (repeatable, "
+                        "or 'X,Y;X,Y'); the segments under the points are sent instead of the ASI's choice")
+
+
 def link_image(args, cfg) -> int:
     """``lamsc link IMAGE --codec lam-sc``: segment, select, merge, encode, frames over the radio."""
     from ..lam_sc.demo_row import send_image
     from ..provenance import write_json
     from ..radio import make_radio
     with make_radio(cfg.radio, cfg) as radio:
-        res = [send_image(f, radio, cfg, out_dir=args.media_out, prompt=getattr(args, "prompt", None),
+        res = [send_image(f, radio, cfg, out_dir=args.media_out, prompt=parse_prompt(getattr(args, "prompt", None)),
                           message_id=i + 1) for i, f in enumerate(args.files)]
     for r in res:
         print(f"[image] {Path(r['source']).name}: {r['segments']} segments, {r['selected']} selected "
               f"({100 * r['region_fraction']:.0f} % of the image), mask ratio {r['mask_ratio']:.2f}, "
               f"{r['channel_uses']} channel uses, air time {1e3 * r['air_time_s']:.1f} ms, frames "
               f"{r['frames']['delivered']}/{r['frames']['sent']}, SSIM {r['ssim_sa']:.3f} on the semantic-aware "
-              f"image -> {r['recovered']}")
+              f"image -> {r['recovered']}" + (f" (selection: human prompt {r['prompt']})" if r.get("prompt") else ""))
         if r["stand_in"]:
             print("    " + STAND_IN_NOTE)
     if args.json:
@@ -156,8 +220,9 @@ def register(groups) -> None:
     e = groups["eval"].add_parser("image", help="LAM-SC vs SC vs SC+ASC vs JPEG: SSIM/PSNR vs SNR on images")
     add_config_args(e)
     add_json_arg(e)
-    e.add_argument("--images", default="heldout", help="folder of images, or 'heldout' (the built-in held-out "
-                                                       "photographs; default)")
+    e.add_argument("--images", default="heldout", help="folder of images, 'heldout' (crops of the 3 built-in "
+                                                       "held-out photographs; default), or 'evalset[:full|small]' (the "
+                                                       "project evaluation set's photos, checked against training)")
     e.add_argument("--per-photo", type=int, default=16, help="heldout: images per held-out photo (default 16)")
     e.add_argument("--limit", type=int, help="use only the first N images")
     e.add_argument("--systems", default="lam-sc,sc,sc-asc,jpeg", help="comma list: lam-sc, sc, sc-asc, jpeg[:MCS]")

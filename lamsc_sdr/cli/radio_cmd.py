@@ -350,6 +350,8 @@ def register(groups) -> None:
     p.add_argument("--unicast", action="store_true", help="--users: send each user all its semantics instead")
     p.add_argument("--repair", type=int, default=1, help="--users: retransmission rounds for lost parts")
     p.add_argument("--share-threshold", type=float, default=0.85, help="--users: cosine of a shared unit")
+    from .lam_sc_cmd import add_prompt_arg
+    add_prompt_arg(p)
     p.set_defaults(func=_link)
 
     p = top.add_parser("send", help="transmit text files (pluto: cyclically for --duration s; "

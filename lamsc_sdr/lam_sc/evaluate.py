@@ -3,12 +3,15 @@
 Per image (128x128x3) and system, what is sent and what the SSIM is measured against:
 
 * ``sc``: the whole image, no mask; reference the whole image.
+* ``sc-sa``: SC sending the semantic-aware image whole (no mask, no support rule); reference the
+  semantic-aware image: the like-for-like baseline of LAM-SC.
 * ``sc-asc``: the whole image with the ASC mask; the mask is side information (zlib-packed,
   QPSK 1/2 + CRC, counted in ``channel_uses``); reference the whole image.
 * ``lam-sc``: the semantic-aware image (segments chosen by the ASI, or a human prompt) with the
   ASC mask, and without the positions whose receptive field holds no selected pixel (pure black
-  background; the receiver fills them with the features of black); reference the semantic-aware
-  image (the paper's measure).
+  background, whose features are exactly those of a black image: the receiver fills them exactly,
+  knowing them from the support map sent in the side information; ASC-dropped positions inside the
+  support get the neighbour fill); reference the semantic-aware image (the paper's measure).
 * ``jpeg`` (``jpeg:MCS`` for another modulation/coding, default qpsk-1/2): JPEG at the quality that
   fits SC's channel uses for the same image, CRC + FEC + QAM; reference the whole image.
 
@@ -34,10 +37,10 @@ from . import jpeg as jp
 from .asi import semantic_aware
 from .link import Item, transmit
 from .metrics import mean_ci, psnr, ssim, ssim_region
-from .model import mask_to_bits
+from .model import mask_to_bits, support_map
 
 log = logging.getLogger(__name__)
-SYSTEMS = ("lam-sc", "sc", "sc-asc", "jpeg")
+SYSTEMS = ("lam-sc", "sc", "sc-asc", "sc-sa", "jpeg")
 SIDE_MCS = "qpsk-1/2"
 
 
@@ -80,11 +83,12 @@ def prepare(img: np.ndarray, segmenter, selector, prompt=None) -> Prepared:
     return Prepared(img, seg.masks, sel, sa, region)
 
 
-def side_uses(mask: np.ndarray, frame_cfg) -> tuple[np.ndarray | None, int]:
-    """Mask side information: (bits or None when everything is sent, payload symbols)."""
-    if mask.all():
+def side_uses(mask: np.ndarray, frame_cfg, support: np.ndarray | None = None) -> tuple[np.ndarray | None, int]:
+    """Mask side information (with the support map for a semantic-aware image): (bits or None
+    when everything is sent and there is no support map, payload symbols)."""
+    if support is None and mask.all():
         return None, 0
-    bits = mask_to_bits(mask)
+    bits = mask_to_bits(mask, support)
     mod, rate = jp.parse_mcs(SIDE_MCS)
     return bits, jp.symbols_needed(bits.size, frame_cfg, mod, rate)
 
@@ -126,11 +130,12 @@ class Runner:
                                                             *jp.parse_mcs(mcs or "qpsk-1/2"))
             return {"data": data, "quality": q, "mcs": mcs or "qpsk-1/2", "target": p.image,
                     "bits": 0 if data is None else 8 * len(data), "channel_uses": uses}
-        src = p.sa if base == "lam-sc" else p.image
-        sym, mask = self.codec.encode(src, use_mask=base != "sc", support=p.region if base == "lam-sc" else None)
-        side_bits, side = side_uses(mask, self.cfg.frame)
-        return {"symbols": sym, "mask": mask, "side_bits": side_bits, "target": src,
-                "fill": "black" if base == "lam-sc" else "neighbours",
+        src = p.sa if base in ("lam-sc", "sc-sa") else p.image
+        lam = base == "lam-sc"
+        sym, mask = self.codec.encode(src, use_mask=base in ("lam-sc", "sc-asc"), support=p.region if lam else None)
+        sup = support_map(p.region, self.codec.cfg.depth) if lam else None
+        side_bits, side = side_uses(mask, self.cfg.frame, sup)
+        return {"symbols": sym, "mask": mask, "support": sup, "side_bits": side_bits, "target": src,
                 "bits": int(mask.sum()) * self.codec.cfg.features, "channel_uses": int(sym.size + side),
                 "mask_ratio": float(mask.mean())}
 
@@ -157,7 +162,7 @@ class Runner:
             if enc["side_bits"] is not None and items[0].received is None:
                 return np.zeros_like(enc["target"]), False    # mask lost: nothing to place symbols by
             rx = items[-1].received
-        return self.codec.decode(rx, mask, fill=enc["fill"]), True
+        return self.codec.decode(rx, mask, support=enc["support"]), True
 
 
 def evaluate(images: np.ndarray, names: list[str], systems: list[str], snrs: list[float], codec, segmenter,
@@ -234,6 +239,20 @@ def goals(rows: list[dict], snrs) -> dict:
                              "measures": "ssim: each against its own input (paper); ssim_sa: both against the "
                                          "semantic-aware image, full frame; ssim_region: SSIM map inside the "
                                          "selected segments only"}
+    if {"lam-sc", "sc-sa"} <= systems:
+        per = []
+        for snr in snrs:
+            row = {"snr_db": snr}
+            for key in ("ssim", "ssim_region"):
+                d, ratio = _paired(rows, "lam-sc", "sc-sa", snr, key)
+                row[key + "_diff"] = mean_ci(d)
+            row["uses_ratio"] = float(np.mean(ratio))
+            per.append(row)
+        g["lam_sc_vs_sc_sa"] = {"per_snr": per, "uses_ratio_le_0.55": all(p["uses_ratio"] <= 0.55 for p in per),
+                                "ssim_ge_every_snr": all(p["ssim_diff"]["mean"] >= 0 for p in per),
+                                "ssim_region_ge_every_snr": all(p["ssim_region_diff"]["mean"] >= 0 for p in per),
+                                "measures": "like for like: both send the same semantic-aware image and are "
+                                            "scored against it (full frame, and inside the selected segments)"}
     if {"sc-asc", "sc"} <= systems:
         per = []
         for snr in snrs:
@@ -267,7 +286,7 @@ def plot(doc: dict, path: str) -> None:
         lo = y - np.array([x[key + "_ci"][0] for x in r])
         hi = np.array([x[key + "_ci"][1] for x in r]) - y
         a.errorbar([x["snr_db"] for x in r], y, yerr=[lo, hi], marker="o", capsize=3,
-                   label=s + (" (vs semantic-aware image)" if s == "lam-sc" else ""))
+                   label=s + (" (vs semantic-aware image)" if s in ("lam-sc", "sc-sa") else ""))
     a.set_xlabel("SNR (Es/N0, dB)")
     a.set_ylabel("SSIM (mean, 95 % CI)")
     seg = doc.get("segmenter", {})
