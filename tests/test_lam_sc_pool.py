@@ -107,3 +107,25 @@ def test_pool_training_run_on_cpu_writes_a_loadable_checkpoint(tmp_path, monkeyp
     assert codec.cfg.depth == 1 and meta["asi"]["copied_from"] and codec.selector()
     s, mask = codec.encode(images.evaluation_set(1)[0][0], use_mask=False)
     assert codec.decode(s, mask).shape == (128, 128, 3)
+
+
+def test_scale_restores_sc_symbols_at_the_sent_positions():
+    """Unit power on air for the sent subset; times the side-information scale the receiver has
+    exactly SC's symbols there (so the channel decoder sees the scale it was trained on)."""
+    torch.manual_seed(0)
+    m = LamScModel(ModelConfig(threshold=-1.0))
+    m.set_black()
+    codec = LamScCodec(m)
+    img = np.random.default_rng(2).integers(0, 255, (128, 128, 3), np.uint8)
+    region = np.zeros((128, 128), bool)
+    region[10:50, 20:100] = True
+    full, fm, a1 = codec.encode(img, with_scale=True)
+    assert a1 == 1.0 and fm.all()
+    s, mask, a = codec.encode(img, support=region, with_scale=True)
+    assert a == float(np.float16(a)) and a != 1.0
+    assert np.mean(np.abs(s) ** 2) == pytest.approx(1.0, rel=3e-3)
+    ref = full.reshape(29, 29, 16)[mask].reshape(-1)
+    np.testing.assert_allclose(s * a, ref, rtol=1e-5, atol=1e-6)
+    bits = mask_to_bits(mask, support_map(region), a)
+    sup2, m2, a2 = bits_to_mask(bits, 29, with_support=True, with_scale=True)
+    assert a2 == a and np.array_equal(m2, mask) and np.array_equal(sup2, support_map(region))

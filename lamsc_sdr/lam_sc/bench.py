@@ -39,8 +39,8 @@ def bench(checkpoint=None, repeats: int = 50, segmenter=None) -> dict:
 
     def enc_dec(use_mask):
         def f():
-            s, m = codec.encode(img, use_mask)
-            codec.decode(s, m)
+            s, m, a = codec.encode(img, use_mask, with_scale=True)
+            codec.decode(s, m, scale=a)
         return f
 
     res = {"threads": torch.get_num_threads(), "image": "held-out china.jpg centre, 128x128",

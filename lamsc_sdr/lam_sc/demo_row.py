@@ -63,14 +63,14 @@ def send_image(path, radio, run_cfg, *, codec=None, segmenter=None, out_dir="out
     pts = [square_point(x, y, raw.shape[:2], img.shape[0]) for x, y in prompt] if prompt else None
     sel = prompt_selection(seg.masks, pts) if pts else codec.selector().choose(img, seg.masks)
     sa, region = semantic_aware(img, seg.masks, sel)
-    sym, mask = codec.encode(sa, use_mask=True, support=region)
+    sym, mask, scale = codec.encode(sa, use_mask=True, support=region, with_scale=True)
     sup = support_map(region, codec.cfg.depth)
-    side_bits, side = side_uses(mask, run_cfg.frame, sup)
+    side_bits, side = side_uses(mask, run_cfg.frame, sup, scale)
     mod, rate = parse_mcs(SIDE_MCS)
     items = ([Item(bits=side_bits, modulation=mod, code_rate=rate)] if side_bits is not None else []) + [Item(symbols=sym)]
     link = transmit(radio, run_cfg, items, message_id=message_id)
     mask_ok = side_bits is None or items[0].received is not None
-    rec = codec.decode(items[-1].received, mask, support=sup) if mask_ok else np.zeros_like(sa)
+    rec = codec.decode(items[-1].received, mask, support=sup, scale=scale) if mask_ok else np.zeros_like(sa)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {}

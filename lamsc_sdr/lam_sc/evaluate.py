@@ -83,12 +83,14 @@ def prepare(img: np.ndarray, segmenter, selector, prompt=None) -> Prepared:
     return Prepared(img, seg.masks, sel, sa, region)
 
 
-def side_uses(mask: np.ndarray, frame_cfg, support: np.ndarray | None = None) -> tuple[np.ndarray | None, int]:
-    """Mask side information (with the support map for a semantic-aware image): (bits or None
-    when everything is sent and there is no support map, payload symbols)."""
+def side_uses(mask: np.ndarray, frame_cfg, support: np.ndarray | None = None,
+              scale: float = 1.0) -> tuple[np.ndarray | None, int]:
+    """Mask side information (with the support map for a semantic-aware image, and the symbol
+    scale when not every position is sent): (bits or None when everything is sent and there is
+    no support map, payload symbols)."""
     if support is None and mask.all():
         return None, 0
-    bits = mask_to_bits(mask, support)
+    bits = mask_to_bits(mask, support, None if mask.all() else scale)
     mod, rate = jp.parse_mcs(SIDE_MCS)
     return bits, jp.symbols_needed(bits.size, frame_cfg, mod, rate)
 
@@ -132,10 +134,11 @@ class Runner:
                     "bits": 0 if data is None else 8 * len(data), "channel_uses": uses}
         src = p.sa if base in ("lam-sc", "sc-sa") else p.image
         lam = base == "lam-sc"
-        sym, mask = self.codec.encode(src, use_mask=base in ("lam-sc", "sc-asc"), support=p.region if lam else None)
+        sym, mask, scale = self.codec.encode(src, use_mask=base in ("lam-sc", "sc-asc"),
+                                             support=p.region if lam else None, with_scale=True)
         sup = support_map(p.region, self.codec.cfg.depth) if lam else None
-        side_bits, side = side_uses(mask, self.cfg.frame, sup)
-        return {"symbols": sym, "mask": mask, "support": sup, "side_bits": side_bits, "target": src,
+        side_bits, side = side_uses(mask, self.cfg.frame, sup, scale)
+        return {"symbols": sym, "mask": mask, "support": sup, "scale": scale, "side_bits": side_bits, "target": src,
                 "bits": int(mask.sum()) * self.codec.cfg.features, "channel_uses": int(sym.size + side),
                 "mask_ratio": float(mask.mean())}
 
@@ -162,7 +165,7 @@ class Runner:
             if enc["side_bits"] is not None and items[0].received is None:
                 return np.zeros_like(enc["target"]), False    # mask lost: nothing to place symbols by
             rx = items[-1].received
-        return self.codec.decode(rx, mask, support=enc["support"]), True
+        return self.codec.decode(rx, mask, support=enc["support"], scale=enc["scale"]), True
 
 
 def evaluate(images: np.ndarray, names: list[str], systems: list[str], snrs: list[float], codec, segmenter,

@@ -140,11 +140,22 @@ def normalize_power(z, mask):
     return z / p.clamp(min=1e-12).sqrt()[:, None, None, None]
 
 
-def awgn(z, mask, snr_db, gen=None):
-    """y = z + n on the sent positions, n ~ CN(0, 10^(-snr/10)) (Es = 1); unsent positions stay 0.
+def sent_scale(z, mask):
+    """RMS symbol amplitude of the sent positions of ``z`` (normalized over all positions):
+    (B,). The sender divides the sent symbols by it (unit power on air) and sends it as side
+    information; the receiver multiplies it back, so the channel decoder sees SC's scale."""
+    half = z.shape[1] // 2
+    p = ((z[:, :half] ** 2 + z[:, half:] ** 2) * mask).sum((1, 2, 3)) / (mask.sum((1, 2, 3)) * half).clamp(min=1)
+    return p.clamp(min=1e-12).sqrt()
+
+
+def awgn(z, mask, snr_db, gen=None, scale=None):
+    """y = z + n on the sent positions, n ~ CN(0, 10^(-snr/10)) (Es = 1) times ``scale`` (B,)
+    (the receiver's rescaling of unit-power symbols, :func:`sent_scale`); unsent positions stay 0.
     z (B, C, s, s); mask (B, 1, s, s); snr_db (B,) tensor."""
     n0 = 10 ** (-snr_db / 10)
-    noise = torch.randn(z.shape, generator=gen, dtype=z.dtype, device=z.device) * (n0 / 2).sqrt()[:, None, None, None]
+    std = (n0 / 2).sqrt() if scale is None else (n0 / 2).sqrt() * scale
+    noise = torch.randn(z.shape, generator=gen, dtype=z.dtype, device=z.device) * std[:, None, None, None]
     return (z + noise) * mask
 
 
@@ -194,7 +205,9 @@ class LamScModel(nn.Module):
         if region is not None:
             sup = support_of(region, self.cfg.depth)
             mask = mask * sup
-        y = awgn(normalize_power(self.cenc(f), mask), mask, snr_db, gen)
+        z = normalize_power(self.cenc(f), torch.ones_like(mask))
+        masked = use_mask or drop is not None or region is not None
+        y = awgn(z, mask, snr_db, gen, scale=sent_scale(z, mask) if masked else None)
         f_hat = self.cdec(y)
         if sup is not None:
             known = mask + (1 - sup)
@@ -231,21 +244,30 @@ def support_map(region: np.ndarray, depth: int = 0) -> np.ndarray:
     return receptive_support(region, depth).numpy() > 0
 
 
-def mask_to_bits(mask: np.ndarray, support: np.ndarray | None = None) -> np.ndarray:
+def mask_to_bits(mask: np.ndarray, support: np.ndarray | None = None, scale: float | None = None) -> np.ndarray:
     """Side information: the (s, s) bool mask (preceded by the (s, s) support map for a
-    semantic-aware image), packed and zlib-compressed. Output (n,) uint8 bits."""
+    semantic-aware image), packed and zlib-compressed, then the symbol scale as 16 float16 bits
+    when given. Output (n,) uint8 bits."""
     planes = [np.asarray(mask, bool).ravel()]
     if support is not None:
         planes.insert(0, np.asarray(support, bool).ravel())
     raw = zlib.compress(np.packbits(np.concatenate(planes)).tobytes(), 9)
-    return np.unpackbits(np.frombuffer(raw, np.uint8))
+    bits = np.unpackbits(np.frombuffer(raw, np.uint8))
+    if scale is None:
+        return bits
+    return np.concatenate([bits, np.unpackbits(np.frombuffer(np.float16(scale).tobytes(), np.uint8))])
 
 
-def bits_to_mask(bits: np.ndarray, side: int, with_support: bool = False):
+def bits_to_mask(bits: np.ndarray, side: int, with_support: bool = False, with_scale: bool = False):
     """Inverse of :func:`mask_to_bits` (ShapeError when the bits do not decode): the (s, s) mask,
-    or (support, mask) with ``with_support``."""
+    or (support, mask) with ``with_support``; plus the scale last with ``with_scale``."""
+    bits = np.asarray(bits, np.uint8)
+    scale = None
+    if with_scale:
+        scale = float(np.frombuffer(np.packbits(bits[-16:]).tobytes(), np.float16)[0])
+        bits = bits[:-16]
     try:
-        raw = zlib.decompress(np.packbits(np.asarray(bits, np.uint8)).tobytes())
+        raw = zlib.decompress(np.packbits(bits).tobytes())
     except zlib.error as err:
         raise ShapeError(f"mask side information does not decode: {err}") from err
     n = side * side * (2 if with_support else 1)
@@ -253,14 +275,16 @@ def bits_to_mask(bits: np.ndarray, side: int, with_support: bool = False):
     if m.size != n:
         raise ShapeError(f"mask side information holds {m.size} bits, expected {n}")
     planes = m.reshape(-1, side, side).astype(bool)
-    return (planes[0], planes[1]) if with_support else planes[0]
+    out = (planes[0], planes[1]) if with_support else (planes[0],)
+    return (*out, scale) if with_scale else (out if with_support else out[0])
 
 
 class LamScCodec:
     """Numpy face of the model (inference only, CPU).
 
-    ``encode(img, use_mask)`` -> (symbols (n,) complex64 unit average power, mask (s, s) bool);
-    ``decode(symbols, mask, noise_var=None)`` -> (S, S, 3) uint8. ``img``: (S, S, 3) uint8.
+    ``encode(img, use_mask)`` -> (symbols (n,) complex64 unit average power, mask (s, s) bool)
+    (``with_scale=True``: and the symbol scale, float);
+    ``decode(symbols, mask, support=None, scale=None)`` -> (S, S, 3) uint8. ``img``: (S, S, 3) uint8.
     """
 
     def __init__(self, model: LamScModel, meta: dict | None = None, path: str | None = None):
@@ -281,28 +305,34 @@ class LamScCodec:
 
     @torch.inference_mode()
     def encode(self, img: np.ndarray, use_mask: bool = False, threshold: float | None = None,
-               support: np.ndarray | None = None):
+               support: np.ndarray | None = None, with_scale: bool = False):
         """``support`` (S, S) bool: the semantic-aware image's selected region; positions whose
-        16x16 receptive field holds none of it carry only black and are not sent either."""
+        receptive field holds none of it carry only black and are not sent either.
+        ``with_scale``: also return the float16-exact :func:`sent_scale` (1.0 when every position
+        is sent), which ``decode(..., scale=)`` needs to restore SC's symbol scale."""
         x = self.to_tensor(img)
         feature_side(x.shape[-1])
         f = self.model.enc(x)
         mask = (self.model.mask_of(f, use_mask, threshold) > 0.5).float()
         if support is not None:
             mask = mask * receptive_support(support, self.cfg.depth)[None, None]
-        z = normalize_power(self.model.cenc(f), mask)[0]                    # (C, s, s)
+        z = normalize_power(self.model.cenc(f), torch.ones_like(mask))       # SC's normalization
+        a = float(np.float16(sent_scale(z, mask)[0])) if not bool(mask.all()) else 1.0
+        z = z[0] / a                                                        # (C, s, s), unit power sent
         half = z.shape[0] // 2
         sel = mask[0, 0].bool()
         sym = torch.complex(z[:half][:, sel], z[half:][:, sel]).T.reshape(-1)  # position-major
-        return sym.numpy().astype(np.complex64), sel.numpy()
+        out = sym.numpy().astype(np.complex64), sel.numpy()
+        return (*out, a) if with_scale else out
 
     @torch.inference_mode()
     def decode(self, symbols: np.ndarray, mask: np.ndarray, size: int = SIZE, fill: str = "neighbours",
-               support: np.ndarray | None = None) -> np.ndarray:
+               support: np.ndarray | None = None, scale: float | None = None) -> np.ndarray:
         """``fill`` for unsent positions: ``neighbours`` (whole images) or ``black`` (all unsent
         positions black). ``support`` (s, s) bool (a semantic-aware image's :func:`support_map`,
         sent as side information): unsent positions outside it get the exact features of black,
-        unsent ones inside it (dropped by the ASC mask) the neighbour fill."""
+        unsent ones inside it (dropped by the ASC mask) the neighbour fill. ``scale``: the
+        sender's :func:`sent_scale` (received symbols are multiplied by it)."""
         side = feature_side(size)
         mask = np.asarray(mask, bool)
         half = self.cfg.symbols_per_position
@@ -311,7 +341,7 @@ class LamScCodec:
         if np.asarray(symbols).size != int(mask.sum()) * half:
             raise ShapeError(f"{np.asarray(symbols).size} symbols for {int(mask.sum())} sent positions "
                              f"x {half} symbols")
-        s = torch.from_numpy(np.asarray(symbols, np.complex64)).reshape(-1, half).T    # (half, n_pos)
+        s = torch.from_numpy(np.asarray(symbols, np.complex64) * np.float32(scale or 1.0)).reshape(-1, half).T
         y = torch.zeros(1, 2 * half, side, side)
         m = torch.from_numpy(mask)
         y[0, :half][:, m] = s.real

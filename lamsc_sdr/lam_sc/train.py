@@ -210,10 +210,10 @@ def calibrate_threshold(codec: LamScCodec, val_whole: np.ndarray, max_loss: floa
             rng = np.random.default_rng(seed)
             v = []
             for img in val_whole:
-                s, m = codec.encode(img, use_mask, thr)
-                v.append(ssim(img, codec.decode(awgn_symbols(s, snr, rng), m)))
+                s, m, a = codec.encode(img, use_mask, thr, with_scale=True)
+                v.append(ssim(img, codec.decode(awgn_symbols(s, snr, rng), m, scale=a)))
                 if snr == snrs[0]:
-                    uses.append(s.size + (0 if m.all() else mask_to_bits(m).size))
+                    uses.append(s.size + (0 if m.all() else mask_to_bits(m, None, a).size))
             vals.append(float(np.mean(v)))
         return np.asarray(vals), float(np.mean(uses))
 
