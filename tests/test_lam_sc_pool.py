@@ -129,3 +129,13 @@ def test_scale_restores_sc_symbols_at_the_sent_positions():
     bits = mask_to_bits(mask, support_map(region), a)
     sup2, m2, a2 = bits_to_mask(bits, 29, with_support=True, with_scale=True)
     assert a2 == a and np.array_equal(m2, mask) and np.array_equal(sup2, support_map(region))
+
+
+def test_fill_error_and_top_fraction():
+    from lamsc_sdr.lam_sc.train import fill_error, top_fraction
+    f = torch.zeros(2, 4, 9, 9)
+    f[0, :, 4, 4] = 3.0                               # an isolated spike: its neighbours cannot predict it
+    t = fill_error(f)
+    assert t.shape == (2, 1, 9, 9) and t[0, 0].argmax() == 4 * 9 + 4 and torch.all(t[1] == 0)
+    m = top_fraction(torch.arange(81.0).view(1, 1, 9, 9).expand(2, 1, 9, 9), torch.tensor([0.1, 1.0]))
+    assert int(m[0].sum()) == 9 and m[0, 0, 8, 8] == 1 and m[0, 0, 0, 0] == 0 and int(m[1].sum()) == 81

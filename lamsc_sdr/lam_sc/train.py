@@ -139,14 +139,39 @@ def _image_loss(x_hat, x):
     return 1 - ssim_torch(x_hat, x) + F.mse_loss(x_hat, x)
 
 
+def fill_error(f):
+    """Per-position importance target of the ASC mask net: how badly the 8 neighbours predict a
+    position's features (squared error of their mean, averaged over channels), divided by the
+    batch mean. f (B, C, s, s) -> (B, 1, s, s) >= 0. Positions the receiver's neighbour fill
+    recovers well score low and are dropped first."""
+    c = f.shape[1]
+    k = torch.ones(1, 1, 3, 3, dtype=f.dtype, device=f.device)
+    k[0, 0, 1, 1] = 0
+    cnt = F.conv2d(torch.ones_like(f[:, :1]), k, padding=1)
+    avg = F.conv2d(f, k.expand(c, 1, 3, 3), padding=1, groups=c) / cnt
+    err = ((f - avg) ** 2).mean(1, keepdim=True)
+    return err / err.mean().clamp(min=1e-12)
+
+
+def top_fraction(score, keep):
+    """0/1 mask keeping the ``keep`` (B,) fraction of positions with the highest ``score``
+    (B, 1, s, s) in each image."""
+    flat = score.flatten(1)
+    order = flat.argsort(dim=1, descending=True)
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.arange(flat.shape[1], device=flat.device).expand_as(order))
+    return (ranks < (keep[:, None] * flat.shape[1]).ceil()).float().view_as(score)
+
+
 def train_asc(model: LamScModel, sampler, cfg: TrainConfig, seconds: float, gen) -> dict:
     """The ASC mask net with the SC encoder and channel coder frozen; with ``finetune_decoder``
     the semantic decoder learns to inpaint unsent positions. Each batch in thirds: (A) sent
     whole (SC: keeps the no-mask quality), (B) random masks (each image drops a fraction drawn
-    from U(0, 0.8) of its positions), (C) the mask net's own mask (straight-through, sigmoid
-    surrogate) + ``rate_weight`` x sent fraction. B and C use the semantic-aware support rule.
-    Loss per part: (1 - SSIM) + MSE (SSIM, because dark flat regions cost little MSE but much
-    SSIM when dropped)."""
+    from U(0, 0.8) of its positions), (C) the mask net's own ranking: each image keeps a fraction
+    U(0.3, 1) of its highest-scoring positions. B and C use the semantic-aware support rule.
+    Decoder loss per part: (1 - SSIM) + MSE. The mask net regresses :func:`fill_error` (MSE on
+    its pre-ReLU output). (Trained end to end on reconstruction + ``rate_weight`` x sent fraction
+    through a straight-through mask, it collapsed to sending nothing in our runs.)"""
     from .model import MaskNet
     dev = cfg.device
     model.masknet = MaskNet(model.cfg).to(dev)                      # fresh: a resumed net may be collapsed
@@ -168,25 +193,32 @@ def train_asc(model: LamScModel, sampler, cfg: TrainConfig, seconds: float, gen)
         n = len(x)
         snr = _snr(gen, n, cfg.snr_range, dev)
         k = n // 3
-        la = _image_loss(model(x[:k], snr[:k], gen=gen)[0], x[:k]) if cfg.finetune_decoder else 0.0
-        s = model.enc(x[k:2 * k]).shape[-1]
-        keep = torch.rand(k, 1, 1, 1, generator=gen, device=dev) * 0.8
-        drop = (torch.rand(k, 1, s, s, generator=gen, device=dev) >= keep).float()
-        lb = (_image_loss(model(x[k:2 * k], snr[k:2 * k], gen=gen, region=region[k:2 * k], drop=drop)[0], x[k:2 * k])
-              if cfg.finetune_decoder else 0.0)
-        x_hat, mask = model(x[2 * k:], snr[2 * k:], use_mask=True, gen=gen, region=region[2 * k:])
-        sup = support_of(region[2 * k:], model.cfg.depth)
-        rate = mask.sum() / sup.sum().clamp(min=1)
-        lc = _image_loss(x_hat, x[2 * k:]) + cfg.rate_weight * rate
-        loss = la + lb + lc
+        with torch.no_grad():
+            f = model.enc(x[2 * k:])
+            target = fill_error(f)
+        pre = model.masknet.pre(f)
+        lm = F.mse_loss(pre, target)
+        loss = lm
+        if cfg.finetune_decoder:
+            la = _image_loss(model(x[:k], snr[:k], gen=gen)[0], x[:k])
+            s = f.shape[-1]
+            keep = torch.rand(k, 1, 1, 1, generator=gen, device=dev) * 0.8
+            drop = (torch.rand(k, 1, s, s, generator=gen, device=dev) >= keep).float()
+            lb = _image_loss(model(x[k:2 * k], snr[k:2 * k], gen=gen, region=region[k:2 * k], drop=drop)[0],
+                             x[k:2 * k])
+            keep_c = 0.3 + 0.7 * torch.rand(n - 2 * k, generator=gen, device=dev)
+            own = top_fraction(F.relu(pre.detach()), keep_c)
+            lc = _image_loss(model(x[2 * k:], snr[2 * k:], gen=gen, region=region[2 * k:], drop=own)[0], x[2 * k:])
+            loss = loss + la + lb + lc
         opt.zero_grad()
         loss.backward()
         opt.step()
-        out = {"loss": float(loss.detach()), "sent_fraction": float(rate.detach())}
+        out = {"loss": float(loss.detach()), "mask_net_mse": float(lm.detach())}
     for p in model.parameters():
         p.requires_grad_(True)
     print(f"ASC: {steps + 1} steps, {out}", flush=True)
-    return {**out, "steps": steps + 1, "finetune_decoder": cfg.finetune_decoder}
+    return {**out, "steps": steps + 1, "finetune_decoder": cfg.finetune_decoder,
+            "objective": "mask net regresses the neighbour-fill error; decoder inpaints random and ranked masks"}
 
 
 def calibrate_threshold(codec: LamScCodec, val_whole: np.ndarray, max_loss: float, seed: int,
