@@ -250,7 +250,11 @@ class StatisticsTracker:
             # noise sits on the diagonal of the LS-pilot covariance: N0 / |p|^2
             m = m - np.diag((self.noise_sum / self.n) / ft.pilot_abs ** 2)
             ml = ft.lag_means(m)
-            fd, fo = ft.time_fit(ml)
+            # the time fit on correlation *coefficients*: each pair divided by its two pilots' own power,
+            # so the sample power of a lone pilot subcarrier (the pattern's odd-symbol lags pair only the
+            # edge pilot) does not read as |r| > 1 and hide the Doppler
+            d = np.sqrt(np.maximum(np.real(np.diag(m)), 1e-12))
+            fd, fo = ft.time_fit(ft.lag_means(m / np.outer(d, d)))
             p = ft.pdp_fit(ml, fd, fo)
             dl, pw = ft.merge(p / max(float(p.sum()), 1e-30), min_power=self.min_power, min_spread=self.min_spread,
                               gap=self.merge_gap, tap_power=self.tap_power)
