@@ -120,3 +120,20 @@ def test_eval_fer_same_points_on_one_and_two_workers(tmp_path):
     from lamsc_sdr.experiments.runner import shutdown
     shutdown()
     assert [r["sim"]["errors"] for r in outs[0]] == [r["sim"]["errors"] for r in outs[1]]
+
+
+@pytest.mark.slow
+def test_ablation_has_the_plain_cgan_row(tmp_path):
+    """The plain CGAN is an ordinary estimator kind in the ablation (no injection)."""
+    from lamsc_sdr.estimation.cgan_plain import DEFAULT_CHECKPOINT
+    if not DEFAULT_CHECKPOINT.is_file():
+        pytest.skip("no plain-CGAN checkpoint")
+    out = tmp_path / "ablation.json"
+    assert main(["experiment", "ablation", "--size", "small", "--limit", "1", "--json", str(out),
+                 "--out-dir", str(tmp_path / "exp")]) == 0
+    res = json.loads(out.read_text())
+    assert "paper's plain CGAN" in res["systems"]
+    plain = [r for r in res["results"] if r["system"] == "paper's plain CGAN" and r["metric"] == "text"
+             and r["modality"] == "overall"]
+    assert len(plain) == 1 and plain[0]["n"] == 3
+    assert res["config"]["estimator"]["kind"] == "cgan"          # the base system keeps the hybrid CGE

@@ -222,7 +222,7 @@ def register(groups) -> None:
                    help="measured complex frequency responses (n, n_sc) or (n, n_sym, n_sc) instead of a profile")
     p.add_argument("--snr", default="0:30:5", help="SNR range START:STOP:STEP or list (Es/N0 dB)")
     p.add_argument("--estimators", default="ls,lmmse,lmmse-mismatched,perfect",
-                   help="comma list of ls,lmmse,lmmse-mismatched,lmmse-robust,lmmse-est,perfect,cgan")
+                   help="comma list of ls,lmmse,lmmse-mismatched,lmmse-robust,lmmse-est,perfect,cgan,cgan-plain")
     p.add_argument("--n", type=int, default=None, help="slots per SNR (default 2000, or the file's count)")
     p.add_argument("--captures", nargs="+", metavar="DIR|CAPTURE",
                    help="held-out SigMF captures (with their transmitted reference) instead of simulated channels")

@@ -90,7 +90,7 @@ def _eval_text(args) -> int:
     return 0
 
 
-_TEXT_ESTIMATORS = ("perfect", "ls", "lmmse", "lmmse-est", "cgan")
+_TEXT_ESTIMATORS = ("perfect", "ls", "lmmse", "lmmse-est", "cgan", "cgan-plain")
 
 
 def _bench(args) -> int:
@@ -136,7 +136,7 @@ def register(groups) -> None:
     e.add_argument("--channel", default="awgn", help="awgn | rayleigh | a profile name (tdl-a, epa, ...)")
     e.add_argument("--snr", default="0:18:3", help="SNR range START:STOP:STEP or list (dB)")
     e.add_argument("--estimator", metavar="EST[,EST...]",
-                   help="perfect | ls | lmmse | lmmse-est | cgan, or a comma list evaluated side by side "
+                   help="perfect | ls | lmmse | lmmse-est | cgan | cgan-plain, or a comma list evaluated side by side "
                         "(default: the config's estimator.kind)")
     e.add_argument("--level", choices=["frame", "grid", "symbol"], default="frame",
                    help="frame: full OFDM frame chain (default); grid: OFDM slots + pilots + estimator, "

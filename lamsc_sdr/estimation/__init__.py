@@ -17,7 +17,7 @@ from .classical import LMMSEEstimator, LSEstimator, PerfectEstimator, interpolat
 from .config import EstimatorConfig
 from .equalize import equalize
 
-KINDS = ("ls", "lmmse", "lmmse-mismatched", "lmmse-robust", "lmmse-est", "perfect", "cgan")
+KINDS = ("ls", "lmmse", "lmmse-mismatched", "lmmse-robust", "lmmse-est", "perfect", "cgan", "cgan-plain")
 
 
 def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None = None, *,
@@ -43,6 +43,8 @@ def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None
     - ``cgan``: the conditional-GAN estimator from ``cfg.checkpoint`` (None: the shipped one), run
       on ``cfg.backend`` (auto: ONNX Runtime on CPU) and ``cfg.device`` (auto: CUDA when present);
       raises :class:`CheckpointMismatchError` if it was trained for another grid/pilot pattern.
+    - ``cgan-plain``: the paper's plain CGAN (no LMMSE bank, no residual; :mod:`.cgan_plain`) from
+      its shipped checkpoint (``cfg.checkpoint`` is the hybrid CGAN's and is not used), PyTorch on CPU.
     """
     from . import stats
     grid = frame.grid
@@ -69,6 +71,9 @@ def make_estimator(cfg: EstimatorConfig, frame: FrameConfig, profile: str | None
     if cfg.kind == "cgan":
         from .cgan import CGANEstimator
         return CGANEstimator.from_checkpoint(cfg.checkpoint, frame, backend=cfg.backend, device=cfg.device)
+    if cfg.kind == "cgan-plain":
+        from .cgan_plain import PlainCGANEstimator
+        return PlainCGANEstimator.from_checkpoint(None, frame)
     raise ConfigError(f"estimator.kind: {cfg.kind!r} is not one of {list(KINDS)}")
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class EstimatorConfig:
-    kind: Literal["ls", "lmmse", "lmmse-mismatched", "lmmse-robust", "lmmse-est", "cgan", "perfect"] = "cgan"  # README default
+    kind: Literal["ls", "lmmse", "lmmse-mismatched", "lmmse-robust", "lmmse-est", "cgan", "perfect", "cgan-plain"] = "cgan"  # README default
     equalizer: Literal["zf", "mmse"] = "mmse"
     assumed_profile: str = "epa"          # statistics LMMSE assumes when mismatched (or "exp:RMS_NS")
     assumed_snr_db: float = 15.0          # noise level the mismatched LMMSE assumes

@@ -42,7 +42,7 @@ PAPER_FIG4_HIGH_SNR = {"image": "~0.9", "audio": "~0.95", "video": "~0.9"}
 #: the LKB changes the text sent, so that row regenerates and gets the media metrics too.
 ABLATION = [("full (LKB + hybrid CGE)", {}, True, True), ("without LKB", {}, False, True),
             ("without CGE (LS)", {"estimator": {"kind": "ls"}}, True, False),
-            ("paper's plain CGAN", {"_estimator": "cgan-plain"}, True, False),
+            ("paper's plain CGAN", {"estimator": {"kind": "cgan-plain"}}, True, False),
             ("perfect CSI", {"estimator": {"kind": "perfect"}}, True, False)]
 
 
@@ -140,7 +140,7 @@ def ablation(sweep: Sweep) -> dict:
     from ..estimation.cgan_plain import DEFAULT_CHECKPOINT
     systems = []
     for name, variant, lkb, regen in ABLATION:
-        if variant.get("_estimator") == "cgan-plain" and not DEFAULT_CHECKPOINT.is_file():
+        if variant.get("estimator", {}).get("kind") == "cgan-plain" and not DEFAULT_CHECKPOINT.is_file():
             log.warning("ablation row %r skipped: no checkpoint %s", name, DEFAULT_CHECKPOINT)
             continue
         systems.append((name, variant, lkb, regen))

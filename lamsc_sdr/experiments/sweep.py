@@ -17,7 +17,6 @@ deterministic items give the same result, so a rerun or another experiment reuse
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -92,15 +91,12 @@ def _send(base_cfg, stages, item: dict, out: Path, regen: dict, cache: bool = Tr
     rep = MessageReport(**item["base"])
     if not item.get("lkb", True):
         rep.semantics_sent = rep.description          # the paper's "without LKB": the raw MMA text
-    variant = dict(item.get("variant") or {})
-    override = variant.pop("_estimator", None)
-    cfg = base_cfg.replace(channel={"snr_db": float(item["snr_db"])}, **variant)
+    cfg = base_cfg.replace(channel={"snr_db": float(item["snr_db"])}, **(item.get("variant") or {}))
     cfg = dataclasses.replace(cfg, seed=int(item["seed"]))
     st = Stages(cfg, kb=stages.kb, codec=stages.codec)
     st._m2t, st._t2m = stages._m2t, stages._t2m        # models shared, loaded once per worker
     link = Link(cfg, stages=st)
-    with estimator_override(override):
-        link.transmit([rep])
+    link.transmit([rep])
     if rep.text_received is not None and item.get("regen", True):
         # Regeneration is deterministic (same text, same original withheld -> same media), so it
         # is shared by every item, SNR and system that received the same text (memory + disk).
@@ -124,29 +120,3 @@ def _send(base_cfg, stages, item: dict, out: Path, regen: dict, cache: bool = Tr
     return {**{k: d[k] for k in keep}, "snr_db_set": float(item["snr_db"]), "seed": int(item["seed"]),
             "variant": item.get("name", "full"), "delivered": rep.text_received is not None,
             "regen": bool(item.get("regen", True))}
-
-
-@contextlib.contextmanager
-def estimator_override(kind: str | None):
-    """Use an estimator that ``estimation.make_estimator`` does not build (yet): ``"cgan-plain"``,
-    the paper's plain CGAN of :mod:`lamsc_sdr.estimation.cgan_plain` (the ablation's extra row).
-    Items run one at a time per worker, so swapping the factory for one transmission is safe."""
-    if not kind:
-        yield
-        return
-    if kind != "cgan-plain":
-        raise ValueError(f"unknown estimator override {kind!r}")
-    from .. import estimation
-    from ..estimation.cgan_plain import PlainCGANEstimator
-    from ..mma.base import cached
-    orig = estimation.make_estimator
-
-    def make(cfg, frame, profile=None, **kw):
-        return cached(("cgan-plain", frame.pilot_pattern.grid.shape),
-                      lambda: PlainCGANEstimator.from_checkpoint(None, frame))
-
-    estimation.make_estimator = make
-    try:
-        yield
-    finally:
-        estimation.make_estimator = orig
