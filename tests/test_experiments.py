@@ -137,3 +137,28 @@ def test_ablation_has_the_plain_cgan_row(tmp_path):
              and r["modality"] == "overall"]
     assert len(plain) == 1 and plain[0]["n"] == 3
     assert res["config"]["estimator"]["kind"] == "cgan"          # the base system keeps the hybrid CGE
+
+
+@pytest.mark.slow
+def test_eval_text_and_estimators_same_rows_on_one_and_two_workers(tmp_path):
+    """`lamsc eval text` (estimator x SNR items) and `lamsc eval estimators` (SNR items) on the runner:
+    per-item seeds, so 1 in-process worker and 2 Ray workers give identical rows."""
+    pytest.importorskip("ray")
+    sent = tmp_path / "s.txt"
+    sent.write_text("the committee approved the report\nwe must protect the environment\n"
+                    "the vote will take place tomorrow\n")
+    res = {}
+    for w in (1, 2):
+        t, e = tmp_path / f"text{w}.json", tmp_path / f"est{w}.json"
+        assert main(["eval", "text", "--sentences", str(sent), "--level", "grid", "--channel", "awgn",
+                     "--snr", "0,12", "--estimator", "ls,perfect", "--workers", str(w), "--json", str(t)]) == 0
+        assert main(["eval", "estimators", "--channel", "lammsc", "--snr", "0,10,20", "--n", "100", "--quiet",
+                     "--estimators", "ls,lmmse-est", "--workers", str(w), "--json", str(e)]) == 0
+        res[w] = (json.loads(t.read_text())["results"], json.loads(e.read_text())["results"])
+    from lamsc_sdr.experiments.runner import shutdown
+    shutdown()
+    assert res[1] == res[2]
+    text, est = res[1]
+    assert [(r["estimator"], r["snr_db"]) for r in text if r["system"] == "semantic"] == \
+        [("ls", 0.0), ("ls", 12.0), ("perfect", 0.0), ("perfect", 12.0)]
+    assert len({r["seed"] for r in est}) == 3 and [r["estimator"] for r in est] == ["ls"] * 3 + ["lmmse-est"] * 3

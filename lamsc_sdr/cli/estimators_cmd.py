@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 
+from ..experiments.runner import add_scale_args
 from .common import add_config_args, add_json_arg, parse_range, run_config
 
 log = logging.getLogger(__name__)
@@ -64,16 +65,14 @@ def _plot(rows: list[dict], path: str, title: str) -> None:
 
 
 def _eval(args) -> int:
-    import numpy as np
-
-    from ..estimation import stats
-    from ..estimation.evaluate import load_channel_file, nmse_curve
+    from ..estimation.evaluate import load_channel_file
+    from ..experiments.eval_workers import snr_items
+    from ..experiments.runner import run_items
     from ..provenance import write_json
     cfg = run_config(args)
-    grid, pilots = cfg.frame.grid, cfg.frame.pilot_pattern
+    grid = cfg.frame.grid
     snrs = parse_range(args.snr)
     names = [s.strip() for s in args.estimators.split(",") if s.strip()]
-    rng = np.random.default_rng(cfg.seed)
     if args.captures:
         return _eval_captures(args, cfg, names)
     if args.channel_file:
@@ -81,26 +80,25 @@ def _eval(args) -> int:
         n = args.n or measured.shape[0]
         source_desc = {"channel_file": str(args.channel_file), "n_in_file": int(measured.shape[0])}
         profile = None
-
-        def h_source(m, r, _state={"i": 0}):
-            idx = (np.arange(_state["i"], _state["i"] + m)) % measured.shape[0]
-            _state["i"] += m
-            return measured[idx]
-        ests = _estimators(names, cfg, None, stats_h=measured, args=args)
+        _estimators(names, cfg, None, stats_h=measured, args=args)     # bad names / checkpoints: one clear error
     else:
         profile = args.channel or cfg.channel.model
         n = args.n or 2000
         source_desc = {"channel": profile, "doppler_hz": cfg.channel.doppler_hz,
                        "delay_spread_ns": cfg.channel.delay_spread_ns}
-
-        def h_source(m, r):
-            return stats.grid_channel(profile, grid, m, r, cfg.channel.doppler_hz, cfg.channel.delay_spread_ns)
-        ests = _estimators(names, cfg, profile, args=args)
-    rows = nmse_curve(ests, h_source, pilots, snrs, n, rng, progress=not args.quiet)
+        _estimators(names, cfg, profile, args=args)
+    # one item per SNR with its own seed (channels, noise and estimators fresh): same rows for any --workers
+    out = run_items("lamsc_sdr.experiments.eval_workers:estimators_worker",
+                    {"cfg": cfg.to_dict(), "names": names, "profile": profile, "channel_file": args.channel_file,
+                     "n": n, "overrides": _cgan_overrides(args)}, snr_items(cfg.seed, snrs),
+                    workers=args.workers, ray_address=args.ray_address, desc="eval estimators (SNR points)",
+                    progress=not args.quiet)
+    rows = sorted((r for o in out for r in o["rows"]), key=lambda r: names.index(r["estimator"]))
     for r in rows:
         nm = "-inf" if r["nmse_db"] is None else f"{r['nmse_db']:7.2f}"
         print(f"{r['estimator']:>17s}  snr {r['snr_db']:5.1f} dB  nmse {nm} dB")
-    payload = {"results": rows, "n": n, "source": source_desc, "estimators": names,
+    payload = {"results": rows, "n": n, "source": source_desc, "estimators": names, "workers": args.workers,
+               "item_seed_rule": "sha256([seed, 'eval-estimators', snr])",
                "grid": list(grid.shape), "pilots": cfg.frame.pilots.kind}
     if args.json:
         write_json(args.json, payload, cfg)
@@ -229,6 +227,7 @@ def register(groups) -> None:
     p.add_argument("--plot", metavar="PNG", help="write an NMSE-versus-SNR plot")
     _cgan_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_scale_args(p)
     p.set_defaults(func=_eval)
     b = groups["bench"].add_parser("estimators", help="channel estimates per second on one core")
     add_config_args(b)

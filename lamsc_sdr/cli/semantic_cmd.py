@@ -5,6 +5,7 @@ import json
 import logging
 
 from ..devices import add_device_arg
+from ..experiments.runner import add_scale_args
 from .common import add_config_args, add_json_arg, parse_range, run_config
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,10 @@ def _read_sentences(path: str, n: int | None) -> list[str]:
 
 
 def _eval_text(args) -> int:
-    import numpy as np
-
     from ..provenance import write_json
-    from ..semantic.codec import SemanticCodec
-    from ..semantic.evaluate import FrameLink, GridLink, SymbolLink, evaluate_text, plot_results
+    from ..semantic.evaluate import plot_results
 
     cfg = run_config(args)
-    codec = SemanticCodec.load(args.checkpoint or "europarl", device=args.device)
     sentences = _read_sentences(args.sentences, args.n)
     snrs = parse_range(args.snr)
     ests = [e.strip() for e in (args.estimator or cfg.estimator.kind).split(",") if e.strip()]
@@ -62,21 +59,21 @@ def _eval_text(args) -> int:
     if bad:
         from ..errors import ConfigError
         raise ConfigError(f"--estimator: {bad[0]!r} is not one of {list(allowed)} (--level {args.level})")
-    rows = []
-    for est in ests:                     # one process, one codec and embedder: estimators side by side
-        if args.level == "symbol":
-            link = SymbolLink(args.channel, est)
-        elif args.level == "grid":
-            link = GridLink(cfg.frame, args.channel, est)
-        else:
-            link = FrameLink(cfg.frame, args.channel, est)
-        rng = np.random.default_rng(cfg.seed)
-        rows += [{**r, "estimator": est} for r in evaluate_text(codec, sentences, link, snrs, rng,
-                                                                  threshold=args.threshold)]
+    from ..experiments.eval_workers import text_items
+    from ..experiments.runner import run_items
+    # one item per (estimator, SNR) with its own seed: the same rows for any --workers
+    out = run_items("lamsc_sdr.experiments.eval_workers:text_worker",
+                    {"cfg": cfg.to_dict(), "checkpoint": args.checkpoint or "europarl", "device": args.device,
+                     "sentences": sentences, "channel": args.channel, "level": args.level,
+                     "threshold": args.threshold}, text_items(cfg.seed, ests, snrs),
+                    workers=args.workers, ray_address=args.ray_address, desc="eval text (estimator x SNR)")
+    rows = [r for o in out for r in o["rows"]]
     est = ",".join(ests)
     payload = {"results": rows, "level": args.level, "channel": args.channel, "estimator": est,
                "n_sentences": len(sentences), "sentences": args.sentences, "threshold": args.threshold,
-               "checkpoint": codec.meta.get("path"), "symbols_per_token": codec.symbols_per_token,
+               "checkpoint": out[0]["checkpoint"] if out else None,
+               "symbols_per_token": out[0]["symbols_per_token"] if out else None,
+               "workers": args.workers, "item_seed_rule": "sha256([seed, 'eval-text', estimator, snr])",
                "bleu_note": "sentence BLEU on lowercased words, averaged; semantic output is lowercased"}
     for r in rows:
         tag = f"{r['system']}[{r['estimator']}]" if len(ests) > 1 else r["system"]
@@ -148,6 +145,7 @@ def register(groups) -> None:
                                         "or a path")
     e.add_argument("--plot", metavar="PNG", help="plot similarity/accuracy/BLEU vs SNR")
     add_device_arg(e, "the semantic codec")
+    add_scale_args(e)
     add_config_args(e)
     add_json_arg(e)
     e.set_defaults(func=_eval_text)

@@ -86,7 +86,7 @@ def plot_experiment(name: str, res: dict, path: str | Path) -> Path:
                        yerr=_err([sel[i] for i in ok]), capsize=3, label=f"{metric} metric")
             ax.set_xticks(x, [f"{g[0]}: {g[1].split(' (')[0]}\n{g[2]:g} dB" for g in groups], fontsize=7)
             ax.set_ylabel("accuracy (95 % CI)")
-            ax.set_title("Fig. 5 (journal): LAM-MSC vs conventional contenders at equal air time")
+            ax.set_title("Fig. 5 (journal): LAM-MSC vs contenders at equal air time")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -56,15 +56,16 @@ class _Worker:
 
 
 def run_items(factory: str, init: dict, items: list[dict], workers: int = 1, ray_address: str | None = None,
-              desc: str = "items", threads_per_worker: int | None = None) -> list[dict]:
-    """Run ``items`` and return their results in item order (see module docstring)."""
+              desc: str = "items", threads_per_worker: int | None = None, progress: bool = True) -> list[dict]:
+    """Run ``items`` and return their results in item order (see module docstring); ``progress``:
+    a tqdm bar over the items."""
     from tqdm import tqdm
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if workers == 1 and not ray_address:
         w = _Worker(factory, init, threads_per_worker)
-        return [w.run(i, it)[1] for i, it in enumerate(tqdm(items, desc=desc, unit="item"))]
-    return _run_ray(factory, init, items, workers, ray_address, desc, threads_per_worker or 1)
+        return [w.run(i, it)[1] for i, it in enumerate(tqdm(items, desc=desc, unit="item", disable=not progress))]
+    return _run_ray(factory, init, items, workers, ray_address, desc, threads_per_worker or 1, progress)
 
 
 #: actors kept for the life of the process, per (factory, init, workers, address): an experiment
@@ -99,7 +100,7 @@ def _ray_pool(factory, init, workers, address, threads):
     return _POOLS[key]
 
 
-def _run_ray(factory, init, items, workers, address, desc, threads) -> list[dict]:
+def _run_ray(factory, init, items, workers, address, desc, threads, progress=True) -> list[dict]:
     from tqdm import tqdm
     try:
         from ray.util import ActorPool
@@ -108,7 +109,7 @@ def _run_ray(factory, init, items, workers, address, desc, threads) -> list[dict
     n, actors = _ray_pool(factory, init, workers, address, threads)
     pool = ActorPool(actors)
     out: list[Any] = [None] * len(items)
-    bar = tqdm(total=len(items), desc=f"{desc} ({n} Ray workers)", unit="item")
+    bar = tqdm(total=len(items), desc=f"{desc} ({n} Ray workers)", unit="item", disable=not progress)
     for idx, res, _ in pool.map_unordered(lambda a, iv: a.run.remote(*iv), list(enumerate(items))):
         out[idx] = res
         bar.update()
