@@ -94,6 +94,10 @@ def _ray_pool(factory, init, workers, address, threads):
             os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
             ray.init(num_cpus=workers, include_dashboard=False, **kw)
         atexit.register(ray.shutdown)
+    for _, old in _POOLS.values():           # one pool at a time: idle actors of another factory would
+        for a in old:                        # hold the CPUs the new ones need (the new pool would hang)
+            ray.kill(a)
+    _POOLS.clear()
     n = workers if (workers > 1 or not address) else max(1, int(ray.cluster_resources().get("CPU", 1)))
     actor = ray.remote(num_cpus=1)(_Worker)
     _POOLS[key] = (n, [actor.remote(factory, init, threads) for _ in range(n)])
