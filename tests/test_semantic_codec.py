@@ -165,7 +165,7 @@ def test_cli_eval_text_and_bench(tiny, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     bj = json.loads(b.read_text())
-    assert bj["n_sentences"] == 5 and bj["threads"] == 1
+    assert 1 <= bj["n_sentences"] <= 5 and bj["threads"] == 1           # (sentences over max_tokens are dropped)
     for k in ("encode", "decode", "encode_decode"):                       # order statistics of one sample
         assert 0 < bj[f"{k}_ms_median"] <= bj[f"{k}_ms_p95"]
     assert bj["encode_ms_median"] < bj["encode_decode_ms_p95"] and bj["goal_met"] == (bj["encode_decode_ms_median"] <= 20.0)
