@@ -10,7 +10,7 @@ pytest.importorskip("skimage")
 from lamsc_sdr.errors import CheckpointMismatchError, ConfigError, ShapeError  # noqa: E402
 from lamsc_sdr.lam_sc import images  # noqa: E402
 from lamsc_sdr.lam_sc.asi import ASI, AsiConfig, prompt_selection, segment_channels, select, semantic_aware  # noqa: E402
-from lamsc_sdr.lam_sc.model import (LamScCodec, LamScModel, ModelConfig, bits_to_mask, feature_side,  # noqa: E402
+from lamsc_sdr.lam_sc.model import (SEND_ALL, LamScCodec, LamScModel, ModelConfig, bits_to_mask, feature_side,  # noqa: E402
                                     fill_masked, mask_to_bits)
 from lamsc_sdr.lam_sc.segment import ClassicalSegmenter, _cut_threshold, spectral_residual_saliency  # noqa: E402
 
@@ -255,7 +255,7 @@ def test_receptive_support_and_black_fill():
     want[13:17, 13:17] = True
     assert np.array_equal(sup, want)
     torch.manual_seed(0)
-    m = LamScModel(ModelConfig(threshold=-1.0))
+    m = LamScModel(ModelConfig(threshold=SEND_ALL))
     m.set_black()
     codec = LamScCodec(m)
     black = np.zeros((128, 128, 3), np.uint8)

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 
 from lamsc_sdr.lam_sc import images, pool  # noqa: E402
-from lamsc_sdr.lam_sc.model import (LamScCodec, LamScModel, ModelConfig, bits_to_mask, mask_to_bits,  # noqa: E402
+from lamsc_sdr.lam_sc.model import (SEND_ALL, LamScCodec, LamScModel, ModelConfig, bits_to_mask, mask_to_bits,  # noqa: E402
                                     receptive_support, support_map)
 
 
@@ -85,7 +85,7 @@ def test_side_information_with_support_round_trip_and_decode_uses_it():
     s2, m2 = bits_to_mask(bits, 29, with_support=True)
     assert np.array_equal(s2, sup) and np.array_equal(m2, mask)
     torch.manual_seed(0)
-    m = LamScModel(ModelConfig(threshold=-1.0))
+    m = LamScModel(ModelConfig(threshold=SEND_ALL))
     m.set_black()
     codec = LamScCodec(m)
     sym = (rng.standard_normal(int(mask.sum()) * 16) + 1j * rng.standard_normal(int(mask.sum()) * 16)).astype(np.complex64)
@@ -113,7 +113,7 @@ def test_scale_restores_sc_symbols_at_the_sent_positions():
     """Unit power on air for the sent subset; times the side-information scale the receiver has
     exactly SC's symbols there (so the channel decoder sees the scale it was trained on)."""
     torch.manual_seed(0)
-    m = LamScModel(ModelConfig(threshold=-1.0))
+    m = LamScModel(ModelConfig(threshold=SEND_ALL))
     m.set_black()
     codec = LamScCodec(m)
     img = np.random.default_rng(2).integers(0, 255, (128, 128, 3), np.uint8)

@@ -41,7 +41,7 @@ class ModelConfig:
     features: int = 32         # feature channels per position (= 2 x symbols per position)
     hidden: int = 64           # channel coder MLP width
     mask_hidden: int = 16
-    threshold: float = 0.5     # mask = net output > threshold
+    threshold: float = 0.5     # mask = net output > threshold (SEND_ALL: every position)
     depth: int = 0             # extra conv3 + ReLU layers inside encoder block 2 and decoder block 1
 
     @property
@@ -124,11 +124,16 @@ class MaskNet(nn.Module):
         return F.relu(self.pre(f))
 
 
+SEND_ALL = -1e9                 # a threshold below every score: the mask sends every position
+
+
 def hard_mask(pre, threshold: float, temperature: float = 1.0):
-    """0/1 mask ``relu(pre) > threshold`` (B, 1, s, s) float. Backward: straight-through with a
-    sigmoid surrogate around the threshold, so that a position switched off (ReLU at 0) still
+    """0/1 mask ``pre > threshold`` (B, 1, s, s) float: the same as ``relu(pre) > threshold`` for
+    thresholds >= 0; a negative threshold also ranks the positions the ReLU would tie at 0.
+    Backward: straight-through with a sigmoid surrogate around the threshold, so that a position
+    switched off (ReLU at 0) still
     receives a gradient and the mask cannot die."""
-    hard = (F.relu(pre) > threshold).to(pre.dtype)
+    hard = (pre > threshold).to(pre.dtype)
     soft = torch.sigmoid((pre - max(threshold, 0.0)) / temperature)
     return hard + soft - soft.detach()
 

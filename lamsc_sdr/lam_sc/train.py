@@ -226,15 +226,16 @@ def calibrate_threshold(codec: LamScCodec, val_whole: np.ndarray, max_loss: floa
     """The mask threshold sending the fewest channel uses (payload + side information bits)
     whose mean SSIM loss against SC (no mask) on validation whole images stays within
     ``max_loss`` at every SNR in ``snrs`` (fixed noise). Candidates: quantiles of the mask net's
-    output on validation (sent fractions 1.0 ... 0.3)."""
+    output on validation (sent fractions 0.995 ... 0.3)."""
     from .evaluate import awgn_symbols
     from .metrics import ssim
-    from .model import mask_to_bits
+    from .model import SEND_ALL, mask_to_bits
 
     with torch.inference_mode():
-        scores = torch.cat([torch.relu(codec.model.masknet.pre(codec.model.enc(codec.to_tensor(img)))).flatten()
+        scores = torch.cat([codec.model.masknet.pre(codec.model.enc(codec.to_tensor(img))).flatten()
                             for img in val_whole]).numpy()
-    cands = sorted({round(float(np.quantile(scores, q)), 6) for q in np.arange(0.0, 0.71, 0.05)} - {0.0})
+    qs = np.r_[0.005, 0.01, 0.02, 0.03, 0.04, np.arange(0.05, 0.71, 0.05)]
+    cands = sorted({round(float(np.quantile(scores, q)), 6) for q in qs})
 
     def run(use_mask, thr):
         vals, uses = [], []
@@ -250,7 +251,7 @@ def calibrate_threshold(codec: LamScCodec, val_whole: np.ndarray, max_loss: floa
         return np.asarray(vals), float(np.mean(uses))
 
     base, base_uses = run(False, None)
-    best = {"threshold": -1.0, "ssim_loss": [0.0] * len(snrs), "uses_ratio": 1.0}    # -1: send every position
+    best = {"threshold": SEND_ALL, "ssim_loss": [0.0] * len(snrs), "uses_ratio": 1.0}
     sweep = []
     for thr in tqdm(cands, desc="calibrate", leave=False):
         v, u = run(True, thr)
