@@ -319,6 +319,9 @@ class CalibratedRadio(Radio):
     def record_to(self, recorder) -> None:
         self.inner.record_to(recorder)
 
+    def discard_stale(self) -> None:
+        self.inner.discard_stale()
+
     def hardware(self) -> dict:
         return self.inner.hardware()
 

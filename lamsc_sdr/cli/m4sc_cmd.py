@@ -35,15 +35,70 @@ def experiment(args) -> int:
     from ..m4sc.experiment import plot_m4sc, run_m4sc
     cfg = _cfg(args)
     users = _users_list(getattr(args, "users", None) or "1,2,4,8")
-    res = run_m4sc(cfg, size=args.size, users=users, threshold=args.threshold)
+    snrs = None
+    if getattr(args, "snr", None):
+        from .common import parse_range
+        snrs = parse_range(args.snr, "--snr")
     plot = args.plot or "out/experiments/m4sc/m4sc.png"
-    plot_m4sc(res, plot)
-    res.update(experiment="m4sc", size=args.size, plot=str(plot))
-    write_json(args.json or "out/experiments/m4sc/m4sc.json", res, cfg)
-    print(format_table([{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "by_task"}
+    out_json = args.json or "out/experiments/m4sc/m4sc.json"
+
+    def save(res: dict, complete: bool) -> None:       # after every item too: a stopped run keeps its items
+        plot_m4sc(res, plot)
+        res.update(experiment="m4sc", size=args.size, plot=str(plot), complete=complete)
+        write_json(out_json, res, cfg)
+    res = run_m4sc(cfg, size=args.size, users=users, threshold=args.threshold, limit=getattr(args, "limit", None),
+                   snrs=snrs, out_dir=str(Path(getattr(args, "out_dir", None) or "out/experiments") / "m4sc"),
+                   on_item=lambda r: save(r, False))
+    save(res, True)
+    print(format_table([{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if not isinstance(v, dict)}
                         for r in res["results"]]))
     print(f"plot: {plot}")
     return 0
+
+
+GROUP_BACKENDS = ("pluto", "gnuradio-pluto")
+
+
+def _comma(text) -> list[str]:
+    return [u.strip() for u in str(text or "").split(",") if u.strip()]
+
+
+def group_uris(cfg, n_users: int) -> tuple[list[str], list[str | None]]:
+    """The receivers' URIs of a multi-user Pluto link (``radio.rx_uri``, comma list) and their
+    calibrations (``radio.calibration``: none, or a comma list of one ``lamsc calibrate --uri TX
+    --rx-uri RX`` file per receiver: every TX/RX pair has its own carrier offset). ConfigError
+    unless there is one URI per user and the transmitter ``radio.uri`` is a device of its own."""
+    rx = _comma(cfg.radio.rx_uri)
+    if len(rx) != n_users:
+        raise ConfigError(f"--rx-uri: give one receiver URI per user, comma-separated ({n_users} users, "
+                          f"{len(rx)} URI(s)); --uri is the transmitter")
+    if not cfg.radio.uri or cfg.radio.uri in rx or len(set(rx)) != len(rx):
+        raise ConfigError("--uri/--rx-uri: the transmitter and every receiver need a device of their own")
+    cals = _comma(cfg.radio.calibration)
+    if cals and len(cals) != n_users:
+        raise ConfigError(f"--calibration: give one calibration file per receiver, in --rx-uri order ({n_users} "
+                          f"users, {len(cals)} file(s)): each TX/RX pair has its own carrier offset")
+    return rx, (cals or [None] * n_users)
+
+
+def group_radio(cfg, n_users: int):
+    """One transmitting radio on ``radio.uri`` and one receiving radio per user on the comma list
+    ``radio.rx_uri`` (in users-file order), e.g. the devices of ``lamsc emulate pluto --devices N+1``."""
+    import dataclasses
+
+    from ..radio import make_radio
+    from ..radio.broadcast import RadioGroup
+    rx, cals = group_uris(cfg, n_users)
+    radios = []
+    try:
+        radios.append(make_radio(dataclasses.replace(cfg.radio, rx_uri=None, calibration=None), cfg))
+        for u, c in zip(rx, cals):
+            radios.append(make_radio(dataclasses.replace(cfg.radio, uri=u, rx_uri=None, calibration=c), cfg))
+    except BaseException:
+        for r in radios:
+            r.close()
+        raise
+    return RadioGroup(radios[0], radios[1:])
 
 
 def link_users(args, cfg) -> int:
@@ -56,12 +111,14 @@ def link_users(args, cfg) -> int:
     from ..m4sc.template import load_session
     if len(args.files) != 1:
         raise ConfigError("--users: give exactly one media FILE (every user asks about the same content)")
-    if cfg.radio.backend != "sim":
-        raise ConfigError(f"--users: multi-user links run on the sim radio (one transmitter, N receivers); "
-                          f"got radio {cfg.radio.backend!r}")
+    if cfg.radio.backend not in ("sim", *GROUP_BACKENDS):
+        raise ConfigError(f"--users: multi-user links run on the sim radio or on Plutos ({', '.join(GROUP_BACKENDS)}: "
+                          f"one transmitter --uri, one receiver each in --rx-uri); got radio {cfg.radio.backend!r}")
     if not args.config:
         cfg = cfg.replace(kb={"llm": "rules"})
     session = load_session(args.users)
+    if cfg.radio.backend != "sim":
+        group_uris(cfg, len(session.users))        # bad URIs fail before the models load
     st = Stages(cfg)
     sem = tasks.analyze(args.files[0], st)
     tpls = session.templates(sem.modality, str(args.files[0]))
@@ -69,20 +126,32 @@ def link_users(args, cfg) -> int:
     plan = sharing.split(texts, args.share_threshold, names=[p.name for p in st.kb.base],
                               derive=[(lambda x, t=t: tasks.derive(t, x)) for t in tpls])
     ids = [u.id for u in session.users]
-    radio = broadcast_radio(cfg, [u.channel for u in session.users], cfg.seed)
-    res = send_session(radio, cfg, st.codec, ids, tpls, shared=None if args.unicast else plan,
-                       unicast=texts if args.unicast else None, repair=args.repair)
+    if cfg.radio.backend == "sim":
+        radio = broadcast_radio(cfg, [u.channel for u in session.users], cfg.seed)
+    else:
+        radio = group_radio(cfg, len(ids))
+    try:
+        res = send_session(radio, cfg, st.codec, ids, tpls, shared=None if args.unicast else plan,
+                           unicast=texts if args.unicast else None, repair=args.repair)
+        settings = radio.settings()
+    finally:
+        radio.close()
     msgs = []
-    for t, sent, u in zip(tpls, texts, res["users"]):
+    for i, (t, sent, u) in enumerate(zip(tpls, texts, res["users"])):
+        # what this user recombines on a clean channel (its public groups + private part), and the output of that
+        expected = sent if args.unicast else plan.user_text(i)
+        ref = tasks.generate(t, expected, st.kb, session.sender)
         out = tasks.generate(t, u.text_received, st.kb, session.sender) if u.text_received is not None else None
-        sim = float(similarity([sent], [u.text_received])[0]) if u.text_received is not None else 0.0
-        msgs.append({**u.to_dict(), "template": t.render(), "text_sent": sent, "output": out, "similarity": sim})
+        sim, osim = ((float(x) for x in similarity([expected, ref], [u.text_received, out]))
+                     if u.text_received is not None else (0.0, 0.0))
+        msgs.append({**u.to_dict(), "template": t.render(), "text_sent": sent, "text_expected": expected,
+                     "output": out, "output_reference": ref, "similarity": sim, "output_similarity": osim})
         print(f"user {u.user} ({u.profile}, {u.task}) [{u.status}]: {out!r}")
     print(f"{'unicast' if args.unicast else 'shared'}: {res['channel_uses']} channel uses, {res['frames']} frames, "
           f"{res['transmissions']} transmission(s); public: {plan.public_text!r}")
     payload = {"scheme": "unicast" if args.unicast else "shared", "description": sem.description,
                "public_text": plan.public_text, "channel_uses": res["channel_uses"], "frames": res["frames"],
-               "transmissions": res["transmissions"], "messages": msgs, "radio": radio.settings()}
+               "transmissions": res["transmissions"], "messages": msgs, "radio": settings}
     if args.json:
         write_json(args.json, payload, cfg)
     ok = sum(m["status"] == "ok" for m in msgs)
@@ -112,6 +181,13 @@ def _eval_tasks(args) -> int:
     for k, v in res["tasks"].items():
         print(f"{k}: {v['metric']} = {v['value']:.3f} (n={v['n']}, 95% CI {v.get('ci_low', float('nan')):.3f}"
               f"-{v.get('ci_high', float('nan')):.3f})")
+        for src, b in v.get("by_source", {}).items():
+            r1 = b["retrieval_r1"]
+            fid = b.get("fidelity_to_description")
+            print(f"  {src}: cosine >= 0.6 {b['k']}/{b['n']} (mean {b['mean']:.3f}, chance {b['chance_mean_cosine']:.3f}); "
+                  f"retrieval R@1 {r1['k']}/{r1['n']} [{r1['ci_low']:.3f}, {r1['ci_high']:.3f}] (chance "
+                  f"{b['retrieval_chance']:.3f})" + (f"; fidelity to the description {fid['k']}/{fid['n']} "
+                                                     f"(mean {fid['mean']:.3f})" if fid else ""))
     if args.json:
         write_json(args.json, res, cfg)
     return 0

@@ -91,4 +91,5 @@ def register(groups) -> None:
     e.add_argument("--llm", help="LLM backend for the LKB (default: rules for speed in experiments)")
     e.add_argument("--users", help="m4sc: user counts, e.g. 1,2,4,8 (default 1,2,4,8)")
     e.add_argument("--threshold", type=float, default=0.8, help="m4sc: similarity threshold of a correct message")
+    e.add_argument("--snr", help="m4sc: SNRs in dB, e.g. 8,15,22 (default: the size's)")
     e.set_defaults(func=_experiment)

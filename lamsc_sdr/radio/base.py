@@ -87,6 +87,11 @@ class Radio(abc.ABC):
     def rx(self, n: int | None = None) -> np.ndarray:
         """Receive ``n`` samples (default: ``buffer_size``). (n,) complex64."""
 
+    def discard_stale(self) -> None:
+        """The next ``rx`` returns no sample buffered before this call: another radio has just
+        transmitted (e.g. a :class:`~lamsc_sdr.radio.broadcast.RadioGroup`'s transmitter), so what
+        this receiver queued before is stale. Backends that queue samples ahead override it."""
+
     def close(self) -> None:
         """Release the device; idempotent."""
         self._closed = True

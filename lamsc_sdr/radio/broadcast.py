@@ -101,7 +101,10 @@ class RadioGroup(Radio):
         return {"transmitter": self.transmitter.settings(), "receivers": [r.settings() for r in self.receivers]}
 
     def tx(self, iq: np.ndarray) -> None:
+        """Transmit on the transmitter; every receiver then drops what it had queued (stale)."""
         self.transmitter.tx(iq)
+        for r in self.receivers:
+            r.discard_stale()
 
     def rx(self, n: int | None = None) -> np.ndarray:
         return self.receivers[0].rx(n)

@@ -462,6 +462,10 @@ class GrPlutoRadio(Radio):
             self._tx_tb.wait()
         self._tx_tb = self._tx_sink = self._tx_src = None
 
+    def discard_stale(self) -> None:
+        """The next capture drops what is queued (as after our own tx): another radio transmitted."""
+        self._fresh = True
+
     def stop_tx(self) -> None:
         """Stop transmitting; the transmitter is left silent (maximum attenuation, TX LO down)."""
         self._drop_tx()

@@ -307,6 +307,10 @@ class PlutoRadio(Radio):
         else:
             dev.tx_hardwaregain_chan0 = -89.75
 
+    def discard_stale(self) -> None:
+        """The next capture starts fresh (the kernel's queued buffers are dropped), as after our own tx."""
+        self._fresh = True
+
     def stop_tx(self) -> None:
         """Stop transmitting and leave the transmitter silent (see module docstring)."""
         if self._tx_configured:
