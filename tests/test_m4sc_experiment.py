@@ -104,3 +104,13 @@ def test_caption_scores_retrieval_and_share():
     assert same["retrieval_chance"] == pytest.approx(1 / 3) and same["chance_mean_cosine"] < 0.6
     swapped = caption_scores([refs[1], refs[2], refs[0]], refs)      # every hypothesis is another item's caption
     assert swapped["retrieval_r1"]["k"] == 0 and swapped["k"] == 0
+
+
+def test_plot_tolerates_wilson_rounding(tmp_path):
+    from lamsc_sdr.m4sc.experiment import plot_m4sc
+    rows = [{"users": u, "scheme": sc, "snr_db": 15.0, "accuracy": 1.0, "ci_low": 0.8, "ci_high": 1.0 - 1e-16,
+             "channel_uses": 100.0 * u} for u in (1, 2) for sc in ("shared", "unicast")]
+    saving = [{"users": u, "snr_db": 15.0, "modality": "image", "shared": 100, "unicast": 100 * u, "ratio": 1 / u}
+              for u in (1, 2)]
+    plot_m4sc({"results": rows, "saving": saving, "overlap": [], "threshold": 0.8}, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000

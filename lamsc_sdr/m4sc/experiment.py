@@ -257,7 +257,7 @@ def plot_m4sc(res: dict, path) -> None:
             rr = sorted([r for r in rows if r["scheme"] == scheme and r["snr_db"] == snr], key=lambda r: r["users"])
             x = np.array([r["users"] for r in rr]) * (1 + off / 2)
             y = np.array([r["accuracy"] for r in rr])
-            err = np.array([[r["accuracy"] - r["ci_low"] for r in rr], [r["ci_high"] - r["accuracy"] for r in rr]])
+            err = np.clip([[r["accuracy"] - r["ci_low"] for r in rr], [r["ci_high"] - r["accuracy"] for r in rr]], 0, 1)
             ax[1].errorbar(x, y, yerr=err, fmt="o" + ls, color=f"C{j}", capsize=3, label=f"{scheme}, {snr:g} dB",
                            mfc="white" if scheme == "unicast" else None)
     top = max(snrs)
